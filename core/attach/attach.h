@@ -1,0 +1,51 @@
+/* attach: one provider per probe kind, as in ply. Each attach yields an owned
+ * link; destroying the link detaches, so nothing outlives its owner. */
+#ifndef BPFLUA_ATTACH_H
+#define BPFLUA_ATTACH_H
+
+#include <stdint.h>
+
+struct bl_attach_spec {
+	const char *target; /* "cat:name", raw tracepoint, kernel function, or binary */
+	const char *sym;    /* uprobe symbol */
+	uint64_t addr;      /* uprobe: address or offset added to sym */
+	int pid;            /* -1 for every process */
+	int cpu;            /* -1 for every online CPU */
+	int retprobe;
+	uint32_t ev_type, ev_config;
+	uint64_t sample_freq, sample_period;
+};
+
+struct bl_link {
+	const struct bl_provider *prov;
+	int nfds;
+	int *fds;
+	char ev_name[128]; /* legacy uprobe/kprobe event to remove on detach */
+	char desc[256];    /* what it is attached to, for messages and listings */
+};
+
+struct bl_provider {
+	const char *name;
+	int prog_type; /* enum bpf_prog_type its programs are loaded as */
+	int (*attach)(int prog_fd, const struct bl_attach_spec *spec, struct bl_link *link);
+	void (*detach)(struct bl_link *link);
+};
+
+extern const struct bl_provider bl_tracepoint_provider;
+extern const struct bl_provider bl_raw_tracepoint_provider;
+extern const struct bl_provider bl_perf_event_provider;
+extern const struct bl_provider bl_uprobe_provider;
+extern const struct bl_provider bl_kprobe_provider;
+
+const struct bl_provider *bl_provider_find(const char *name);
+
+/* Attach prog_fd through prov; on failure the link holds nothing. */
+int bl_attach(const struct bl_provider *prov, int prog_fd, const struct bl_attach_spec *spec,
+	      struct bl_link *link);
+void bl_detach(struct bl_link *link);
+
+/* Shared by providers: opens one perf event per fd slot and attaches prog. */
+int bl_perf_event_attach_bpf(int pfd, int prog_fd);
+void bl_close_fds(struct bl_link *link);
+
+#endif

@@ -1,0 +1,27 @@
+/* compile: BPF C text -> struct bl_object, through libbcc and LLVM.
+ *
+ * This is the only file that touches libbcc's compiler. libbcc.so (and with it
+ * libLLVM) is opened with dlopen on the first compile, so a process that
+ * never compiles never maps LLVM. */
+#ifndef BPFLUA_COMPILE_H
+#define BPFLUA_COMPILE_H
+
+#include "object.h"
+
+struct bl_compile_opts {
+	const char *text;
+	const char *const *cflags;
+	int ncflags;
+	/* Header tree for libbcc (BCC_KERNEL_SOURCE); NULL lets libbcc look. */
+	const char *kernel_source;
+};
+
+/* On failure returns negative errno; bl_last_error() holds the compiler's
+ * messages. On success, clang's warnings are printed only with --verbose. */
+int bl_compile(const struct bl_compile_opts *opts, struct bl_object **out);
+
+/* True once libbcc's compiler is in this process: tests and the cache use it
+ * to prove LLVM stayed out. */
+int bl_compiler_loaded(void);
+
+#endif

@@ -1,0 +1,32 @@
+/* read: event streams from the kernel. Perf buffers (one ring per CPU,
+ * registered in a BPF_MAP_TYPE_PERF_EVENT_ARRAY) and BPF ring buffers, both
+ * drained in C; each record goes to a callback with its raw bytes. */
+#ifndef BPFLUA_EVENTS_H
+#define BPFLUA_EVENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef int (*bl_event_cb)(void *ctx, const void *data, size_t size);
+typedef void (*bl_lost_cb)(void *ctx, uint64_t lost);
+
+struct bl_perfbuf;
+
+/* One perf ring per online CPU, each installed in the map at its CPU index. */
+int bl_perfbuf_open(int map_fd, int page_cnt, bl_event_cb cb, bl_lost_cb lost, void *ctx,
+		    struct bl_perfbuf **out);
+void bl_perfbuf_free(struct bl_perfbuf *pb);
+/* Polls every ring of every buffer given; returns records seen or -errno
+ * (-EINTR when a signal arrived). */
+int bl_perfbuf_poll(struct bl_perfbuf **pbs, int n, int timeout_ms);
+
+struct bl_ringbuf;
+
+int bl_ringbuf_open(int map_fd, bl_event_cb cb, void *ctx, struct bl_ringbuf **out);
+/* Adds another ring buffer map to the same poller. */
+int bl_ringbuf_add(struct bl_ringbuf *rb, int map_fd, bl_event_cb cb, void *ctx);
+void bl_ringbuf_free(struct bl_ringbuf *rb);
+int bl_ringbuf_poll(struct bl_ringbuf *rb, int timeout_ms);
+int bl_ringbuf_consume(struct bl_ringbuf *rb);
+
+#endif

@@ -1,0 +1,245 @@
+#include "kernel.h"
+
+#include <errno.h>
+#include <linux/bpf.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+static struct bl_features feat;
+static int probed;
+
+static int exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+int bl_cpu_list(const char *path, int *cpus, int max)
+{
+	FILE *f = fopen(path, "r");
+	char buf[1024], *p;
+	int n = 0;
+
+	if (!f)
+		return -errno;
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	for (p = buf; *p && *p != '\n';) {
+		char *end;
+		long a = strtol(p, &end, 10), b = a;
+
+		if (end == p)
+			return -EINVAL;
+		if (*end == '-')
+			b = strtol(end + 1, &end, 10);
+		for (long c = a; c <= b; c++, n++)
+			if (cpus && n < max)
+				cpus[n] = (int)c;
+		p = *end == ',' ? end + 1 : end;
+	}
+	return n;
+}
+
+static const char *find_tracefs(void)
+{
+	static const char *const paths[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+
+	for (size_t i = 0; i < 2; i++) {
+		char probe[128];
+
+		snprintf(probe, sizeof(probe), "%s/events", paths[i]);
+		if (exists(probe))
+			return paths[i];
+	}
+	return NULL;
+}
+
+const char *bl_tracefs(void)
+{
+	static int tried;
+	const char *p = find_tracefs();
+
+	if (p || tried)
+		return p ? p : "";
+	tried = 1;
+	/* Fresh VMs and containers often boot without tracefs mounted; libbcc
+	 * needs it for tracepoints and uprobes, and root may mount it. */
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0)
+		feat.tracefs_mounted_by_us = 1;
+	p = find_tracefs();
+	return p ? p : "";
+}
+
+/* CapEff from /proc/self/status: the capabilities this process may use now. */
+static unsigned long long effective_caps(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	unsigned long long caps = 0;
+	char line[256];
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &caps) == 1)
+			break;
+	fclose(f);
+	return caps;
+}
+
+static int read_int(const char *path, int dflt)
+{
+	FILE *f = fopen(path, "r");
+	int v = dflt;
+
+	if (!f)
+		return dflt;
+	if (fscanf(f, "%d", &v) != 1)
+		v = dflt;
+	fclose(f);
+	return v;
+}
+
+static long sys_bpf(int cmd, union bpf_attr *attr)
+{
+	return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
+}
+
+static int try_map(int type, unsigned key, unsigned value, unsigned entries)
+{
+	union bpf_attr attr;
+	int fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.map_type = (unsigned)type;
+	attr.key_size = key;
+	attr.value_size = value;
+	attr.max_entries = entries;
+	fd = (int)sys_bpf(BPF_MAP_CREATE, &attr);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+static int try_raw_tracepoint(void)
+{
+	/* r0 = 0; exit */
+	struct bpf_insn insns[2] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	union bpf_attr attr;
+	int fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_type = BPF_PROG_TYPE_RAW_TRACEPOINT;
+	attr.insns = (unsigned long)insns;
+	attr.insn_cnt = 2;
+	attr.license = (unsigned long)"GPL";
+	fd = (int)sys_bpf(BPF_PROG_LOAD, &attr);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+static int try_perf_sampling(void)
+{
+	struct perf_event_attr attr;
+	int fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.size = sizeof(attr);
+	attr.type = PERF_TYPE_SOFTWARE;
+	attr.config = PERF_COUNT_SW_CPU_CLOCK;
+	attr.freq = 1;
+	attr.sample_freq = 99;
+	attr.disabled = 1;
+	fd = (int)syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+const char *bl_kconfig(const char *option)
+{
+	char cmd[512], line[512];
+	struct utsname un;
+	const char *val = NULL;
+	size_t olen = strlen(option);
+	FILE *f;
+
+	uname(&un);
+	if (exists("/proc/config.gz"))
+		snprintf(cmd, sizeof(cmd), "gzip -dc /proc/config.gz 2>/dev/null");
+	else
+		snprintf(cmd, sizeof(cmd), "cat /boot/config-%s 2>/dev/null", un.release);
+	f = popen(cmd, "r");
+	if (!f)
+		return NULL;
+	while (fgets(line, sizeof(line), f)) {
+		if (!val)
+			val = "n"; /* a readable config that never sets it */
+		if (!strncmp(line, option, olen) && line[olen] == '=') {
+			val = line[olen + 1] == 'y' ? "y" : line[olen + 1] == 'm' ? "m" : "n";
+			break;
+		}
+	}
+	pclose(f);
+	return val;
+}
+
+const struct bl_features *bl_features(void)
+{
+	unsigned long long caps;
+	struct utsname un;
+	char path[160];
+	const char *tfs;
+
+	if (probed)
+		return &feat;
+	probed = 1;
+	uname(&un);
+	snprintf(feat.release, sizeof(feat.release), "%s", un.release);
+	sscanf(un.release, "%d.%d.%d", &feat.version[0], &feat.version[1], &feat.version[2]);
+	feat.is_root = geteuid() == 0;
+	caps = effective_caps();
+	feat.cap_sys_admin = !!(caps & (1ULL << 21));
+	feat.cap_perfmon = !!(caps & (1ULL << 38));
+	feat.cap_bpf = !!(caps & (1ULL << 39));
+	feat.bpf_syscall = try_map(BPF_MAP_TYPE_ARRAY, 4, 4, 1);
+	feat.ringbuf = feat.bpf_syscall && try_map(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096);
+	feat.raw_tracepoints = feat.bpf_syscall && try_raw_tracepoint();
+	feat.btf = exists("/sys/kernel/btf/vmlinux");
+	feat.perf_sampling = try_perf_sampling();
+	feat.perf_event_paranoid = read_int("/proc/sys/kernel/perf_event_paranoid", 2);
+	tfs = bl_tracefs();
+	snprintf(feat.tracefs, sizeof(feat.tracefs), "%s", tfs);
+	snprintf(path, sizeof(path), "%s/kprobe_events", tfs);
+	feat.kprobes = exists("/sys/bus/event_source/devices/kprobe") || (*tfs && exists(path));
+	snprintf(path, sizeof(path), "%s/uprobe_events", tfs);
+	feat.uprobes = exists("/sys/bus/event_source/devices/uprobe") || (*tfs && exists(path));
+	feat.kconfig_kprobes = feat.kprobes ? "y" : bl_kconfig("CONFIG_KPROBES");
+	return &feat;
+}
+
+const char *bl_privilege_hint(void)
+{
+	unsigned long long caps = effective_caps();
+
+	if (geteuid() == 0 && (caps & (1ULL << 21)))
+		return "";
+	if ((caps & (1ULL << 39)) && (caps & (1ULL << 38)))
+		return "";
+	return " (bpflua needs root, or the capabilities CAP_BPF and CAP_PERFMON; try sudo)";
+}

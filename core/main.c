@@ -1,0 +1,184 @@
+/* The command line: sets up Lua with the BPF module and hands over.
+ * `bpflua FILE.lua` runs a script; run, list and doctor are written in Lua
+ * (lua/bpflua/cli.lua), so tracers stay Lua files and never need a rebuild. */
+#include <errno.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "../lua/lbpflua.h"
+#include "error.h"
+#include "paths.h"
+
+#ifdef BPFLUA_SANITIZE
+#include <sanitizer/lsan_interface.h>
+#endif
+
+#ifndef BPFLUA_VERSION
+#define BPFLUA_VERSION "0.0.0"
+#endif
+
+static const char usage[] =
+	"usage: bpflua [--verbose] FILE.lua [ARGS...]   run a Lua script with the BPF API\n"
+	"       bpflua run NAME [OPTIONS]               run a tracer (bpflua list shows them)\n"
+	"       bpflua list                             list the tracers with a line each\n"
+	"       bpflua doctor [--json]                  what this host can and cannot trace\n"
+	"       bpflua --help | --version\n";
+
+/* Error objects that are tables with a `plain` message are user errors
+ * (bad option, unknown tracer): no traceback for those. */
+static int msghandler(lua_State *L)
+{
+	const char *msg = lua_tostring(L, 1);
+
+	if (lua_istable(L, 1)) {
+		lua_getfield(L, 1, "plain");
+		return 1;
+	}
+	if (msg && !strcmp(msg, "interrupted"))
+		return 1;
+	if (!msg) {
+		if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+			return 1;
+		msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+	}
+	if (strstr(msg, "interrupted") && strlen(msg) < 64)
+		return 1;
+	luaL_traceback(L, L, msg, 1);
+	return 1;
+}
+
+/* Runs the function on top of the stack with nargs arguments below it;
+ * returns the process exit status. */
+static int run_protected(lua_State *L, int nargs)
+{
+	int base = lua_gettop(L) - nargs;
+	int status;
+
+	lua_pushcfunction(L, msghandler);
+	lua_insert(L, base);
+	status = lua_pcall(L, nargs, 1, base);
+	lua_remove(L, base);
+	if (status == LUA_OK) {
+		int rc = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 0;
+
+		lua_pop(L, 1);
+		return rc;
+	}
+	const char *msg = lua_tostring(L, -1);
+
+	if (msg && strstr(msg, "interrupted") && strlen(msg) < 64) {
+		lua_pop(L, 1);
+		return 130;
+	}
+	fprintf(stderr, "bpflua: %s\n", msg ? msg : "error");
+	lua_pop(L, 1);
+	return 1;
+}
+
+static int setup(lua_State *L)
+{
+	const char *prelude = "local dir, probes, scripts = ...\n"
+			      "package.path = dir .. '/?.lua;' .. dir .. '/?/init.lua;' .. package.path\n"
+			      "BPF = require('bpf')\n"
+			      "BPF.probes_dir, BPF.scripts_dir = probes, scripts\n"
+			      "require('bpflua')\n";
+
+	luaL_openlibs(L);
+	luaL_requiref(L, "bpf", luaopen_bpf, 0);
+	lua_pop(L, 1);
+	if (luaL_loadstring(L, prelude))
+		return lua_error(L);
+	lua_pushstring(L, bl_lua_dir());
+	lua_pushstring(L, bl_probes_dir());
+	lua_pushstring(L, bl_scripts_dir());
+	lua_call(L, 3, 0);
+	return 0;
+}
+
+static void push_args(lua_State *L, char **argv, int argc, int script_index)
+{
+	lua_createtable(L, argc, 1);
+	for (int i = 0; i < argc; i++) {
+		lua_pushstring(L, argv[i]);
+		lua_rawseti(L, -2, i - script_index);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+	lua_State *L;
+	int i = 1, rc;
+
+	while (i < argc && !strcmp(argv[i], "--verbose")) {
+		bl_verbose_level++;
+		i++;
+	}
+	if (i < argc && (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (i < argc && !strcmp(argv[i], "--version")) {
+		printf("bpflua %s\n", BPFLUA_VERSION);
+		return 0;
+	}
+	if (i >= argc) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	/* kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK */
+	setrlimit(RLIMIT_MEMLOCK, &rl);
+
+	L = luaL_newstate();
+	if (!L) {
+		fprintf(stderr, "bpflua: cannot create a Lua state\n");
+		return 1;
+	}
+	bl_signals_install(L);
+	lua_pushcfunction(L, setup);
+	rc = run_protected(L, 0);
+	if (rc)
+		goto out;
+	push_args(L, argv, argc, i);
+	lua_setglobal(L, "arg");
+	if (!strcmp(argv[i], "run") || !strcmp(argv[i], "list") || !strcmp(argv[i], "doctor")) {
+		lua_getglobal(L, "require");
+		lua_pushstring(L, "bpflua.cli");
+		lua_call(L, 1, 1);
+		lua_getfield(L, -1, "main");
+		lua_remove(L, -2);
+		lua_newtable(L);
+		for (int k = i; k < argc; k++) {
+			lua_pushstring(L, argv[k]);
+			lua_rawseti(L, -2, k - i + 1);
+		}
+		rc = run_protected(L, 1);
+		goto out;
+	}
+	if (luaL_loadfile(L, argv[i])) {
+		fprintf(stderr, "bpflua: %s\n", lua_tostring(L, -1));
+		rc = 1;
+		goto out;
+	}
+	for (int k = i + 1; k < argc; k++)
+		lua_pushstring(L, argv[k]);
+	rc = run_protected(L, argc - i - 1);
+out:
+	/* closing the state runs every __gc: all probes detach here */
+	lua_close(L);
+	fflush(NULL);
+#ifdef BPFLUA_SANITIZE
+	__lsan_do_leak_check();
+#endif
+	/* libbcc.so (dlopen'd to compile) and libbcc_bpf.so both define the same
+	 * C++ statics; the dynamic linker binds both to one copy, whose
+	 * destructor then runs twice at exit. Nothing is left to flush or
+	 * detach by now, so leave without running static destructors. */
+	_exit(rc);
+}

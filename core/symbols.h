@@ -1,0 +1,19 @@
+/* Addresses to names: the kernel through kallsyms, processes through their
+ * ELF symbols and perf-PID.map files (libbcc_bpf's symbol cache). */
+#ifndef BPFLUA_SYMBOLS_H
+#define BPFLUA_SYMBOLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Writes "name" (or "name+0xoff" when with_offset) into out; "[unknown]" when
+ * nothing resolves. pid < 0 means the kernel. Returns 0 when resolved. */
+int bl_sym_resolve(int pid, uint64_t addr, int with_offset, char *out, size_t len);
+
+/* Module (binary or library path) an address lies in, or "" */
+int bl_sym_module(int pid, uint64_t addr, char *out, size_t len);
+
+/* Drops every cached process symbol table (processes come and go). */
+void bl_sym_flush(void);
+
+#endif

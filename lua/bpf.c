@@ -1,0 +1,708 @@
+/* The BPF object as Lua sees it, named after BCC's Python API:
+ * BPF{text=...}, b:attach_tracepoint{...}, b:get_table(name), b:cleanup(). */
+#include <errno.h>
+#include <linux/bpf.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/compile.h"
+#include "../core/error.h"
+#include "../core/headers.h"
+#include "../core/kernel.h"
+#include "../core/load.h"
+#include "../core/symbols.h"
+#include "../core/syscalls.h"
+#include "lbpflua.h"
+
+struct lbpf *lbpf_check(lua_State *L, int idx)
+{
+	struct lbpf *b = luaL_checkudata(L, idx, BPF_MT);
+
+	if (b->closed)
+		luaL_error(L, "this BPF object was cleaned up");
+	return b;
+}
+
+static int raise_core(lua_State *L, const char *what)
+{
+	if (what)
+		return luaL_error(L, "%s: %s", what, bl_last_error());
+	return luaL_error(L, "%s", bl_last_error());
+}
+
+/* Frees everything the object owns, in reverse order of creation: links
+ * first so no program runs on a half-freed object. Safe to call twice. */
+void lbpf_release(struct lbpf *b)
+{
+	if (b->closed)
+		return;
+	b->closed = 1;
+	for (size_t i = b->nlinks; i-- > 0;)
+		bl_detach(&b->links[i]);
+	free(b->links);
+	bl_lua_free_buffers(b);
+	for (size_t i = 0; i < b->nprogs; i++) {
+		close(b->progs[i].fd);
+		free(b->progs[i].name);
+	}
+	free(b->progs);
+	if (b->obj) {
+		for (size_t i = 0; i < b->obj->nmaps; i++) {
+			if (b->map_fds && b->map_fds[i] >= 0)
+				close(b->map_fds[i]);
+			if (b->key_types)
+				bl_type_free(b->key_types[i]);
+			if (b->leaf_types)
+				bl_type_free(b->leaf_types[i]);
+			if (b->event_types)
+				bl_type_free(b->event_types[i]);
+		}
+	}
+	free(b->map_fds);
+	free(b->key_types);
+	free(b->leaf_types);
+	free(b->event_types);
+	bl_object_free(b->obj);
+	b->obj = NULL;
+	if (b->L && b->cb_error_ref != LUA_NOREF)
+		luaL_unref(b->L, LUA_REGISTRYINDEX, b->cb_error_ref);
+	b->cb_error_ref = LUA_NOREF;
+}
+
+static int bpf_gc(lua_State *L)
+{
+	lbpf_release(luaL_checkudata(L, 1, BPF_MT));
+	return 0;
+}
+
+static const struct bl_type *lazy_type(lua_State *L, struct bl_type **slot, const char *desc,
+				       size_t size, const char *what, const char *map)
+{
+	if (*slot)
+		return *slot;
+	if (desc && !bl_type_parse(desc, slot))
+		return *slot;
+	/* no usable description: decode as an integer of the right size */
+	*slot = bl_type_scalar(size, 0);
+	if (!*slot)
+		luaL_error(L, "out of memory decoding the %s of %s", what, map);
+	return *slot;
+}
+
+const struct bl_type *lbpf_key_type(lua_State *L, struct lbpf *b, int map)
+{
+	const struct bl_map_spec *m = &b->obj->maps[map];
+
+	return lazy_type(L, &b->key_types[map], m->key_desc, m->key_size, "key", m->name);
+}
+
+const struct bl_type *lbpf_leaf_type(lua_State *L, struct lbpf *b, int map)
+{
+	const struct bl_map_spec *m = &b->obj->maps[map];
+
+	return lazy_type(L, &b->leaf_types[map], m->leaf_desc, m->value_size, "value", m->name);
+}
+
+const struct bl_type *lbpf_event_type(lua_State *L, struct lbpf *b, int map)
+{
+	const struct bl_map_spec *m = &b->obj->maps[map];
+
+	if (b->event_types[map] || !m->nevent_fields)
+		return b->event_types[map];
+	if (bl_type_from_fields((const char *const *)m->event_fields, m->nevent_fields, &b->event_types[map]))
+		luaL_error(L, "cannot decode the event type of %s (%s, ...)", m->name, m->event_fields[0]);
+	return b->event_types[map];
+}
+
+static char *read_file(lua_State *L, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	luaL_Buffer buf;
+	char chunk[4096];
+	size_t n;
+
+	if (!f)
+		luaL_error(L, "cannot open %s: %s", path, strerror(errno));
+	luaL_buffinit(L, &buf);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		luaL_addlstring(&buf, chunk, n);
+	fclose(f);
+	luaL_pushresult(&buf);
+	return NULL;
+}
+
+/* Loads fn as prog_type once; later attaches reuse the fd. */
+static int load_func(lua_State *L, struct lbpf *b, const char *fn, int prog_type)
+{
+	struct lprog *p;
+	int fd;
+
+	for (size_t i = 0; i < b->nprogs; i++)
+		if (b->progs[i].type == prog_type && !strcmp(b->progs[i].name, fn))
+			return b->progs[i].fd;
+	if (bl_load_prog(b->obj, b->map_fds, fn, prog_type, &fd))
+		raise_core(L, NULL);
+	p = realloc(b->progs, sizeof(*p) * (b->nprogs + 1));
+	if (!p) {
+		close(fd);
+		luaL_error(L, "out of memory");
+	}
+	b->progs = p;
+	p[b->nprogs].name = strdup(fn);
+	p[b->nprogs].type = prog_type;
+	p[b->nprogs].fd = fd;
+	b->nprogs++;
+	return fd;
+}
+
+static void do_attach(lua_State *L, struct lbpf *b, const char *kind, const char *fn,
+		      const struct bl_attach_spec *spec)
+{
+	const struct bl_provider *prov = bl_provider_find(kind);
+	struct bl_link link;
+	int fd;
+
+	if (b->nlinks == b->caplinks) {
+		size_t cap = b->caplinks ? b->caplinks * 2 : 8;
+		struct bl_link *nl = realloc(b->links, cap * sizeof(*nl));
+
+		if (!nl)
+			luaL_error(L, "out of memory");
+		b->links = nl;
+		b->caplinks = cap;
+	}
+	if (!strcmp(kind, "kprobe") && !bl_features()->kprobes) {
+		/* say "no kprobes" before the program is even loaded */
+		if (bl_attach(prov, -1, spec, &link))
+			raise_core(L, NULL);
+	}
+	fd = load_func(L, b, fn, prov->prog_type);
+	if (bl_attach(prov, fd, spec, &link))
+		raise_core(L, NULL);
+	b->links[b->nlinks++] = link;
+}
+
+static const char *opt_string(lua_State *L, int t, const char *k, const char *dflt)
+{
+	const char *s;
+
+	lua_getfield(L, t, k);
+	s = luaL_optstring(L, -1, dflt);
+	lua_pop(L, 1);
+	if (!s)
+		luaL_error(L, "missing argument '%s'", k);
+	return s;
+}
+
+static lua_Integer opt_int(lua_State *L, int t, const char *k, lua_Integer dflt)
+{
+	lua_Integer v;
+
+	lua_getfield(L, t, k);
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		return dflt;
+	}
+	if (!lua_isinteger(L, -1))
+		luaL_error(L, "argument '%s' must be an integer", k);
+	v = lua_tointeger(L, -1);
+	lua_pop(L, 1);
+	return v;
+}
+
+static int l_attach_tracepoint(lua_State *L)
+{
+	struct lbpf *b = lbpf_check(L, 1);
+	struct bl_attach_spec s = { .pid = -1, .cpu = -1 };
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	s.target = opt_string(L, 2, "tp", NULL);
+	do_attach(L, b, "tracepoint", opt_string(L, 2, "fn_name", NULL), &s);
+	return 0;
+}
+
+static int l_attach_raw_tracepoint(lua_State *L)
+{
+	struct lbpf *b = lbpf_check(L, 1);
+	struct bl_attach_spec s = { .pid = -1, .cpu = -1 };
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	s.target = opt_string(L, 2, "tp", NULL);
+	do_attach(L, b, "raw_tracepoint", opt_string(L, 2, "fn_name", NULL), &s);
+	return 0;
+}
+
+static int l_attach_perf_event(lua_State *L)
+{
+	struct lbpf *b = lbpf_check(L, 1);
+	struct bl_attach_spec s;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	memset(&s, 0, sizeof(s));
+	s.ev_type = (uint32_t)opt_int(L, 2, "ev_type", PERF_TYPE_SOFTWARE);
+	s.ev_config = (uint32_t)opt_int(L, 2, "ev_config", PERF_COUNT_SW_CPU_CLOCK);
+	s.sample_freq = (uint64_t)opt_int(L, 2, "sample_freq", 0);
+	s.sample_period = (uint64_t)opt_int(L, 2, "sample_period", 0);
+	if (!s.sample_freq && !s.sample_period)
+		return luaL_error(L, "attach_perf_event needs sample_freq or sample_period");
+	s.pid = (int)opt_int(L, 2, "pid", -1);
+	s.cpu = (int)opt_int(L, 2, "cpu", -1);
+	do_attach(L, b, "perf_event", opt_string(L, 2, "fn_name", NULL), &s);
+	return 0;
+}
+
+static int attach_uprobe(lua_State *L, int ret)
+{
+	struct lbpf *b = lbpf_check(L, 1);
+	struct bl_attach_spec s = { .cpu = -1 };
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	s.target = opt_string(L, 2, "name", NULL);
+	s.sym = opt_string(L, 2, "sym", "");
+	if (!*s.sym)
+		s.sym = NULL;
+	s.addr = (uint64_t)opt_int(L, 2, "addr", 0);
+	if (!s.sym && !s.addr)
+		return luaL_error(L, "attach_uprobe needs sym or addr");
+	s.pid = (int)opt_int(L, 2, "pid", -1);
+	s.retprobe = ret;
+	do_attach(L, b, "uprobe", opt_string(L, 2, "fn_name", NULL), &s);
+	return 0;
+}
+
+static int l_attach_uprobe(lua_State *L) { return attach_uprobe(L, 0); }
+static int l_attach_uretprobe(lua_State *L) { return attach_uprobe(L, 1); }
+
+static int attach_kprobe(lua_State *L, int ret)
+{
+	struct lbpf *b = lbpf_check(L, 1);
+	struct bl_attach_spec s = { .pid = -1, .cpu = -1 };
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	s.target = opt_string(L, 2, "event", NULL);
+	s.retprobe = ret;
+	do_attach(L, b, "kprobe", opt_string(L, 2, "fn_name", NULL), &s);
+	return 0;
+}
+
+static int l_attach_kprobe(lua_State *L) { return attach_kprobe(L, 0); }
+static int l_attach_kretprobe(lua_State *L) { return attach_kprobe(L, 1); }
+
+/* BCC's naming convention: the function's name says where it goes. */
+static void auto_attach(lua_State *L, struct lbpf *b)
+{
+	for (size_t i = 0; i < b->obj->nfuncs; i++) {
+		const char *fn = b->obj->funcs[i].name;
+		struct bl_attach_spec s = { .pid = -1, .cpu = -1 };
+		char target[256];
+
+		if (!strncmp(fn, "tracepoint__", 12)) {
+			const char *sep = strstr(fn + 12, "__");
+
+			if (!sep)
+				continue;
+			snprintf(target, sizeof(target), "%.*s:%s", (int)(sep - fn - 12), fn + 12, sep + 2);
+			s.target = target;
+			do_attach(L, b, "tracepoint", fn, &s);
+		} else if (!strncmp(fn, "raw_tracepoint__", 16)) {
+			s.target = fn + 16;
+			do_attach(L, b, "raw_tracepoint", fn, &s);
+		} else if (!strncmp(fn, "kprobe__", 8) || !strncmp(fn, "kretprobe__", 11)) {
+			s.retprobe = fn[1] == 'r';
+			s.target = fn + (s.retprobe ? 11 : 8);
+			do_attach(L, b, "kprobe", fn, &s);
+		}
+	}
+}
+
+static int l_auto_attach(lua_State *L)
+{
+	auto_attach(L, lbpf_check(L, 1));
+	return 0;
+}
+
+/* BPF{ text = src | src_file = path, cflags = {...} } */
+static int l_new(lua_State *L)
+{
+	const char *cflags[64];
+	struct bl_compile_opts co = { 0 };
+	const struct bl_headers *h;
+	const struct bl_features *f;
+	struct lbpf *b;
+	int nc = 0, top;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_getfield(L, 1, "text");
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		lua_getfield(L, 1, "src_file");
+		if (lua_isnil(L, -1))
+			return luaL_error(L, "BPF{} needs text or src_file");
+		read_file(L, luaL_checkstring(L, -1));
+		lua_remove(L, -2);
+	}
+	co.text = luaL_checkstring(L, -1);
+	top = lua_gettop(L);
+	lua_getfield(L, 1, "cflags");
+	if (!lua_isnil(L, -1)) {
+		luaL_checktype(L, -1, LUA_TTABLE);
+		for (lua_Integer i = 1; nc < 64; i++) {
+			if (lua_rawgeti(L, top + 1, i) == LUA_TNIL) {
+				lua_pop(L, 1);
+				break;
+			}
+			cflags[nc++] = luaL_checkstring(L, -1); /* stays on the stack */
+		}
+	}
+	co.cflags = cflags;
+	co.ncflags = nc;
+
+	f = bl_features();
+	if (!f->bpf_syscall)
+		return luaL_error(L, "cannot use BPF here%s",
+				  *bl_privilege_hint() ? bl_privilege_hint()
+						       : " (the bpf() system call failed: is CONFIG_BPF_SYSCALL set, "
+							 "or kernel.unprivileged_bpf_disabled in the way?)");
+	h = bl_headers_host();
+	if (!h)
+		return raise_core(L, NULL);
+	co.kernel_source = h->path;
+
+	b = lua_newuserdatauv(L, sizeof(*b), 1);
+	memset(b, 0, sizeof(*b));
+	b->cb_error_ref = LUA_NOREF;
+	b->closed = 1; /* nothing to release until the object is complete */
+	luaL_setmetatable(L, BPF_MT);
+	if (bl_compile(&co, &b->obj))
+		return raise_core(L, NULL);
+	b->closed = 0;
+	b->L = L;
+	b->map_fds = calloc(b->obj->nmaps + 1, sizeof(int));
+	b->key_types = calloc(b->obj->nmaps + 1, sizeof(void *));
+	b->leaf_types = calloc(b->obj->nmaps + 1, sizeof(void *));
+	b->event_types = calloc(b->obj->nmaps + 1, sizeof(void *));
+	if (!b->map_fds || !b->key_types || !b->leaf_types || !b->event_types)
+		return luaL_error(L, "out of memory");
+	for (size_t i = 0; i < b->obj->nmaps; i++)
+		b->map_fds[i] = -1;
+	if (bl_load_maps(b->obj, b->map_fds)) {
+		lbpf_release(b);
+		return raise_core(L, NULL);
+	}
+	/* A failed auto-attach must not leave the earlier ones attached until
+	 * the collector gets round to the object. */
+	lua_pushcfunction(L, l_auto_attach);
+	lua_pushvalue(L, -2);
+	if (lua_pcall(L, 1, 0, 0)) {
+		lbpf_release(b);
+		return lua_error(L);
+	}
+	return 1;
+}
+
+static int l_cleanup(lua_State *L)
+{
+	lbpf_release(luaL_checkudata(L, 1, BPF_MT));
+	return 0;
+}
+
+static int l_get_table(lua_State *L)
+{
+	struct lbpf *b = lbpf_check(L, 1);
+	const char *name = luaL_checkstring(L, 2);
+	int map = bl_object_map_index(b->obj, name);
+
+	if (map < 0) {
+		luaL_Buffer buf;
+
+		luaL_buffinit(L, &buf);
+		for (size_t i = 0; i < b->obj->nmaps; i++) {
+			luaL_addstring(&buf, i ? ", " : "");
+			luaL_addstring(&buf, b->obj->maps[i].name);
+		}
+		luaL_pushresult(&buf);
+		return luaL_error(L, "no table named '%s' in this program (it has: %s)", name,
+				  b->obj->nmaps ? lua_tostring(L, -1) : "none");
+	}
+	bl_lua_push_table(L, 1, b, map);
+	return 1;
+}
+
+static int l_load_func(lua_State *L)
+{
+	struct lbpf *b = lbpf_check(L, 1);
+
+	lua_pushinteger(L, load_func(L, b, luaL_checkstring(L, 2), (int)luaL_checkinteger(L, 3)));
+	return 1;
+}
+
+static int l_functions(lua_State *L)
+{
+	struct lbpf *b = lbpf_check(L, 1);
+
+	lua_createtable(L, (int)b->obj->nfuncs, 0);
+	for (size_t i = 0; i < b->obj->nfuncs; i++) {
+		lua_pushstring(L, b->obj->funcs[i].name);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+/* What is attached, as strings: for listings and for tests. */
+static int l_attached(lua_State *L)
+{
+	struct lbpf *b = lbpf_check(L, 1);
+
+	lua_createtable(L, (int)b->nlinks, 0);
+	for (size_t i = 0; i < b->nlinks; i++) {
+		lua_pushstring(L, b->links[i].desc);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+static int l_sym(lua_State *L)
+{
+	uint64_t addr = (uint64_t)luaL_checkinteger(L, 2);
+	int pid = (int)luaL_optinteger(L, 3, -1);
+	int with_offset = lua_toboolean(L, 4);
+	char name[512];
+
+	bl_sym_resolve(pid, addr, with_offset, name, sizeof(name));
+	lua_pushstring(L, name);
+	return 1;
+}
+
+static int l_ksym(lua_State *L)
+{
+	uint64_t addr = (uint64_t)luaL_checkinteger(L, 1);
+	char name[512];
+
+	bl_sym_resolve(-1, addr, lua_toboolean(L, 2), name, sizeof(name));
+	lua_pushstring(L, name);
+	return 1;
+}
+
+static int l_sym_module(lua_State *L)
+{
+	char mod[4096];
+
+	bl_sym_module((int)luaL_checkinteger(L, 2), (uint64_t)luaL_checkinteger(L, 1), mod, sizeof(mod));
+	lua_pushstring(L, mod);
+	return 1;
+}
+
+static int l_sym_flush(lua_State *L)
+{
+	(void)L;
+	bl_sym_flush();
+	return 0;
+}
+
+/* BPF.sleep(seconds): true when it slept the whole time, false when Ctrl-C
+ * cut it short. */
+static int l_sleep(lua_State *L)
+{
+	double secs = luaL_checknumber(L, 1);
+	struct timespec ts = { (time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9) };
+
+	bl_signals_check(L);
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		if (bl_signals_consume()) {
+			lua_pushboolean(L, 0);
+			return 1;
+		}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int l_interrupted(lua_State *L)
+{
+	lua_pushboolean(L, bl_interrupted());
+	return 1;
+}
+
+static int l_monotonic(lua_State *L)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	lua_pushnumber(L, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+	return 1;
+}
+
+static int l_syscall_name(lua_State *L)
+{
+	const char *n = bl_syscall_name((int)luaL_checkinteger(L, 1));
+
+	if (n)
+		lua_pushstring(L, n);
+	else
+		lua_pushfstring(L, "syscall_%d", (int)lua_tointeger(L, 1));
+	return 1;
+}
+
+static int l_syscall_number(lua_State *L)
+{
+	int nr = bl_syscall_number(luaL_checkstring(L, 1));
+
+	if (nr < 0)
+		lua_pushnil(L);
+	else
+		lua_pushinteger(L, nr);
+	return 1;
+}
+
+static int l_features(lua_State *L)
+{
+	const struct bl_features *f = bl_features();
+	const struct bl_headers *h = bl_headers_host();
+
+	lua_newtable(L);
+#define B(k) (lua_pushboolean(L, f->k), lua_setfield(L, -2, #k))
+	B(is_root); B(cap_sys_admin); B(cap_bpf); B(cap_perfmon); B(bpf_syscall); B(btf);
+	B(kprobes); B(uprobes); B(raw_tracepoints); B(ringbuf); B(perf_sampling);
+#undef B
+	lua_pushinteger(L, f->perf_event_paranoid);
+	lua_setfield(L, -2, "perf_event_paranoid");
+	lua_pushstring(L, f->release);
+	lua_setfield(L, -2, "release");
+	lua_pushstring(L, f->tracefs);
+	lua_setfield(L, -2, "tracefs");
+	lua_pushstring(L, f->kconfig_kprobes ? f->kconfig_kprobes : "unknown");
+	lua_setfield(L, -2, "config_kprobes");
+	if (h) {
+		static const char *const how[] = { "BCC_KERNEL_SOURCE", "exact", "kheaders", "nearest" };
+
+		lua_createtable(L, 0, 4);
+		lua_pushstring(L, h->path);
+		lua_setfield(L, -2, "path");
+		lua_pushstring(L, h->source);
+		lua_setfield(L, -2, "source");
+		lua_pushstring(L, h->version);
+		lua_setfield(L, -2, "version");
+		lua_pushstring(L, how[h->how]);
+		lua_setfield(L, -2, "how");
+		lua_setfield(L, -2, "headers");
+	} else {
+		lua_pushstring(L, bl_last_error());
+		lua_setfield(L, -2, "headers_error");
+	}
+	return 1;
+}
+
+static int l_getpid(lua_State *L)
+{
+	lua_pushinteger(L, getpid());
+	return 1;
+}
+
+static int l_compiler_loaded(lua_State *L)
+{
+	lua_pushboolean(L, bl_compiler_loaded());
+	return 1;
+}
+
+static int l_set_verbose(lua_State *L)
+{
+	bl_verbose_level = (int)luaL_checkinteger(L, 1);
+	return 0;
+}
+
+static const luaL_Reg bpf_methods[] = {
+	{ "attach_tracepoint", l_attach_tracepoint },
+	{ "attach_raw_tracepoint", l_attach_raw_tracepoint },
+	{ "attach_perf_event", l_attach_perf_event },
+	{ "attach_uprobe", l_attach_uprobe },
+	{ "attach_uretprobe", l_attach_uretprobe },
+	{ "attach_kprobe", l_attach_kprobe },
+	{ "attach_kretprobe", l_attach_kretprobe },
+	{ "get_table", l_get_table },
+	{ "load_func", l_load_func },
+	{ "functions", l_functions },
+	{ "attached", l_attached },
+	{ "sym", l_sym },
+	{ "perf_buffer_poll", bl_lua_perf_buffer_poll },
+	{ "ring_buffer_poll", bl_lua_ring_buffer_poll },
+	{ "ring_buffer_consume", bl_lua_ring_buffer_consume },
+	{ "cleanup", l_cleanup },
+	{ NULL, NULL },
+};
+
+static const luaL_Reg module_funcs[] = {
+	{ "new", l_new },
+	{ "ksym", l_ksym },
+	{ "sym_module", l_sym_module },
+	{ "sym_flush", l_sym_flush },
+	{ "sleep", l_sleep },
+	{ "interrupted", l_interrupted },
+	{ "monotonic", l_monotonic },
+	{ "syscall_name", l_syscall_name },
+	{ "syscall_number", l_syscall_number },
+	{ "features", l_features },
+	{ "compiler_loaded", l_compiler_loaded },
+	{ "set_verbose", l_set_verbose },
+	{ "json", bl_lua_json },
+	{ "getpid", l_getpid },
+	{ NULL, NULL },
+};
+
+static int module_call(lua_State *L)
+{
+	lua_remove(L, 1); /* BPF{...} is BPF.new{...} */
+	return l_new(L);
+}
+
+int luaopen_bpf(lua_State *L)
+{
+	static const struct { const char *name; lua_Integer v; } consts[] = {
+		{ "PERF_TYPE_HARDWARE", PERF_TYPE_HARDWARE },
+		{ "PERF_TYPE_SOFTWARE", PERF_TYPE_SOFTWARE },
+		{ "PERF_COUNT_HW_CPU_CYCLES", PERF_COUNT_HW_CPU_CYCLES },
+		{ "PERF_COUNT_HW_INSTRUCTIONS", PERF_COUNT_HW_INSTRUCTIONS },
+		{ "PERF_COUNT_HW_CACHE_MISSES", PERF_COUNT_HW_CACHE_MISSES },
+		{ "PERF_COUNT_SW_CPU_CLOCK", PERF_COUNT_SW_CPU_CLOCK },
+		{ "PERF_COUNT_SW_TASK_CLOCK", PERF_COUNT_SW_TASK_CLOCK },
+		{ "PERF_COUNT_SW_PAGE_FAULTS", PERF_COUNT_SW_PAGE_FAULTS },
+		{ "PERF_COUNT_SW_CONTEXT_SWITCHES", PERF_COUNT_SW_CONTEXT_SWITCHES },
+		{ "KPROBE", BPF_PROG_TYPE_KPROBE },
+		{ "TRACEPOINT", BPF_PROG_TYPE_TRACEPOINT },
+		{ "RAW_TRACEPOINT", BPF_PROG_TYPE_RAW_TRACEPOINT },
+		{ "PERF_EVENT", BPF_PROG_TYPE_PERF_EVENT },
+	};
+
+	if (luaL_newmetatable(L, BPF_MT)) {
+		luaL_newlib(L, bpf_methods);
+		lua_setfield(L, -2, "__index");
+		lua_pushcfunction(L, bpf_gc);
+		lua_setfield(L, -2, "__gc");
+		lua_pushcfunction(L, bpf_gc);
+		lua_setfield(L, -2, "__close");
+	}
+	lua_pop(L, 1);
+	bl_lua_table_open(L);
+
+	luaL_newlib(L, module_funcs);
+	for (size_t i = 0; i < sizeof(consts) / sizeof(consts[0]); i++) {
+		lua_pushinteger(L, consts[i].v);
+		lua_setfield(L, -2, consts[i].name);
+	}
+	/* Lua code may extend the object and table methods (histograms and such) */
+	luaL_getmetatable(L, BPF_MT);
+	lua_getfield(L, -1, "__index");
+	lua_setfield(L, -3, "methods");
+	lua_pop(L, 1);
+	luaL_getmetatable(L, TABLE_MT);
+	lua_getfield(L, -1, "__index");
+	lua_setfield(L, -3, "table_methods");
+	lua_pop(L, 1);
+	lua_createtable(L, 0, 1);
+	lua_pushcfunction(L, module_call);
+	lua_setfield(L, -2, "__call");
+	lua_setmetatable(L, -2);
+	return 1;
+}

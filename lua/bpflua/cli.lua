@@ -1,0 +1,41 @@
+-- The subcommands written in Lua: run, list, doctor.
+local tracer = require("bpflua.tracer")
+
+local M = {}
+
+local function run(argv)
+  local name = argv[2]
+  if not name or name == "-h" or name == "--help" then
+    print("usage: bpflua run NAME [OPTIONS]   (bpflua list shows the tracers)")
+    return name and 0 or 2
+  end
+  local path = tracer.find(name)
+  if not path then
+    error({ plain = string.format("no tracer named '%s' (searched %s; bpflua list shows them)",
+      name, table.concat(tracer.search_path(), ":")) })
+  end
+  local decl = tracer.load(path)
+  local opts = tracer.parse(decl, { table.unpack(argv, 3) })
+  if not opts then
+    print(tracer.usage(decl))
+    return 0
+  end
+  return tracer.run(decl, opts)
+end
+
+local function list()
+  for _, r in ipairs(tracer.list()) do
+    print(string.format("%-14s %s", r[1], r[2]))
+  end
+  return 0
+end
+
+function M.main(argv)
+  local cmd = argv[1]
+  if cmd == "run" then return run(argv) end
+  if cmd == "list" then return list() end
+  if cmd == "doctor" then return require("bpflua.doctor").main({ table.unpack(argv, 2) }) end
+  error({ plain = "unknown command " .. tostring(cmd) })
+end
+
+return M

@@ -1,0 +1,73 @@
+-- Histograms in BCC's text form, from tables whose keys are bucket indexes
+-- (log2: bucket i holds values in [2^(i-1), 2^i - 1]; linear: key = value).
+local M = {}
+
+local function stars(n, max, width)
+  local k = max > 0 and math.floor(n * width / max) or 0
+  local s = string.rep("*", k)
+  if n > 0 and k == 0 then s = "" end
+  return s .. string.rep(" ", width - #s)
+end
+
+local function values_of(tbl)
+  local vals, maxk = {}, -1
+  for k, v in tbl:items() do
+    if type(v) == "table" then -- per-CPU: sum
+      local s = 0
+      for _, x in ipairs(v) do s = s + x end
+      v = s
+    end
+    if type(k) == "table" then k = k.slot or k.bucket or k[1] end
+    vals[k] = (vals[k] or 0) + v
+    if v > 0 and k > maxk then maxk = k end
+  end
+  return vals, maxk
+end
+
+-- Lines of a log2 histogram from a {bucket -> count} table; used by
+-- print_log2_hist and by formatters that want the text without printing it.
+function M.log2_lines(vals, label, maxk)
+  label = label or "value"
+  local out = {}
+  if maxk == nil then
+    maxk = -1
+    for k, v in pairs(vals) do if v > 0 and k > maxk then maxk = k end end
+  end
+  if maxk < 0 then return out end
+  local max = 0
+  for k = 0, maxk do max = math.max(max, vals[k] or 0) end
+  local wide = maxk > 32
+  local fmt = wide and "%20d -> %-20d : %-8d |%s|" or "%10d -> %-10d : %-8d |%s|"
+  local head = wide and "%26s%-19s : count     distribution" or "%16s%-13s : count     distribution"
+  out[#out + 1] = string.format(head, "", label)
+  for k = 0, maxk do
+    local lo = k == 0 and 0 or (1 << (k - 1))
+    local hi = k == 0 and 1 or ((1 << k) - 1)
+    if k == 0 then lo, hi = 0, 1 end
+    local n = vals[k] or 0
+    out[#out + 1] = string.format(fmt, k <= 1 and k or lo, hi, n, stars(n, max, 40))
+  end
+  return out
+end
+
+function M.print_log2_hist(tbl, label)
+  local vals, maxk = values_of(tbl)
+  for _, l in ipairs(M.log2_lines(vals, label, maxk)) do print(l) end
+end
+
+function M.print_linear_hist(tbl, label)
+  label = label or "value"
+  local vals, maxk = values_of(tbl)
+  if maxk < 0 then return end
+  local max, mink = 0, maxk
+  for k, v in pairs(vals) do
+    if v > 0 then max = math.max(max, v); mink = math.min(mink, k) end
+  end
+  print(string.format("%13s : count     distribution", label))
+  for k = mink, maxk do
+    local n = vals[k] or 0
+    print(string.format("%13d : %-8d |%s|", k, n, stars(n, max, 40)))
+  end
+end
+
+return M

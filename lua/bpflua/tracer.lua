@@ -1,0 +1,218 @@
+-- The tracer framework: a tracer is a Lua file returning a declaration
+-- (name, description, args) and callbacks (init, event loop hooks, report),
+-- as sysdig chisels are. Usage text and argument checks come from the
+-- declaration, before anything is compiled.
+local output = require("bpflua.output")
+
+local M = {}
+
+-- Options every tracer gets.
+local COMMON = {
+  { "p", "pid", type = "int", help = "trace only this process id" },
+  { "d", "duration", type = "number", help = "stop after SECONDS (default: until Ctrl-C)" },
+  { "i", "interval", type = "number", help = "print a report every SECONDS" },
+  { nil, "format", type = "choice", choices = { "text", "json" }, default = "text",
+    help = "output format: text or json (one object per line)" },
+  { "o", "output", type = "string", help = "write the report to FILE instead of stdout" },
+}
+
+function M.search_path()
+  local dirs = {}
+  for d in (os.getenv("BPFLUA_PATH") or ""):gmatch("[^:]+") do dirs[#dirs + 1] = d end
+  local home = os.getenv("HOME")
+  if home then dirs[#dirs + 1] = home .. "/.local/share/bpflua/scripts" end
+  dirs[#dirs + 1] = "/usr/local/share/bpflua/scripts"
+  dirs[#dirs + 1] = BPF.scripts_dir
+  return dirs
+end
+
+local function readable(path)
+  local f = io.open(path, "r")
+  if f then f:close() end
+  return f ~= nil
+end
+
+function M.find(name)
+  if name:find("/") then return readable(name) and name or nil end
+  for _, d in ipairs(M.search_path()) do
+    local p = d .. "/" .. name .. ".lua"
+    if readable(p) then return p end
+  end
+end
+
+-- Each tracer runs in an environment of its own, so one cannot trample
+-- another's globals; errors name the tracer's own file.
+function M.load(path)
+  local env = setmetatable({}, { __index = _G })
+  local chunk, err = loadfile(path, "t", env)
+  if not chunk then error({ plain = err }) end
+  local decl = chunk()
+  if type(decl) ~= "table" or type(decl.name) ~= "string" then
+    error({ plain = path .. ": a tracer must return a table with at least a name" })
+  end
+  decl.path = path
+  return decl
+end
+
+local function all_args(decl)
+  local list = {}
+  for _, a in ipairs(decl.args or {}) do list[#list + 1] = a end
+  if not decl.no_common then
+    for _, a in ipairs(COMMON) do
+      local dup = false
+      for _, b in ipairs(list) do if b[2] == a[2] then dup = true end end
+      if not dup then list[#list + 1] = a end
+    end
+  end
+  return list
+end
+
+function M.usage(decl)
+  local lines = { string.format("usage: bpflua run %s [OPTIONS]", decl.name), "",
+                  decl.description or "", "", "options:" }
+  for _, a in ipairs(all_args(decl)) do
+    local flag = (a[1] and ("-" .. a[1] .. ", ") or "    ") .. "--" .. a[2]
+    if a.type ~= "flag" then flag = flag .. " " .. (a.metavar or a.type:upper()) end
+    local help = a.help or ""
+    if a.default ~= nil and a.type ~= "flag" then help = help .. " (default " .. tostring(a.default) .. ")" end
+    lines[#lines + 1] = string.format("  %-28s %s", flag, help)
+  end
+  lines[#lines + 1] = string.format("  %-28s %s", "-h, --help", "show this help")
+  return table.concat(lines, "\n")
+end
+
+local function usage_error(decl, msg)
+  error({ plain = string.format("%s: %s\n(bpflua run %s --help lists the options)", decl.name, msg, decl.name) })
+end
+
+local function convert(decl, a, flag, v)
+  if a.type == "int" then
+    local n = math.tointeger(tonumber(v))
+    if not n then usage_error(decl, string.format("%s wants an integer, not '%s'", flag, v)) end
+    if a.min and n < a.min then usage_error(decl, string.format("%s must be at least %d", flag, a.min)) end
+    return n
+  elseif a.type == "number" then
+    local n = tonumber(v)
+    if not n or n <= 0 then usage_error(decl, string.format("%s wants a positive number, not '%s'", flag, v)) end
+    return n
+  elseif a.type == "choice" then
+    for _, c in ipairs(a.choices) do if c == v then return v end end
+    usage_error(decl, string.format("%s must be one of %s, not '%s'", flag, table.concat(a.choices, ", "), v))
+  end
+  return v
+end
+
+-- argv: list of strings after the tracer's name. Returns opts, or raises
+-- a plain error naming the bad argument. "--help" returns nil.
+function M.parse(decl, argv)
+  local args = all_args(decl)
+  local opts = {}
+  for _, a in ipairs(args) do
+    local key = a[2]:gsub("-", "_")
+    if a.default ~= nil then opts[key] = a.default end
+    if a.type == "flag" and a.default == nil then opts[key] = false end
+  end
+  local i = 1
+  while i <= #argv do
+    local s = argv[i]
+    if s == "-h" or s == "--help" then return nil end
+    if s == "--" then
+      opts.command_argv = { table.unpack(argv, i + 1) }
+      break
+    end
+    local name, inline = s:match("^%-%-([%w-]+)=(.*)$")
+    name = name or s:match("^%-%-([%w-]+)$")
+    local short = not name and s:match("^%-(%a)$")
+    local found
+    for _, a in ipairs(args) do
+      if (name and a[2] == name) or (short and a[1] == short) then found = a end
+    end
+    if not found then
+      usage_error(decl, s:sub(1, 1) == "-" and ("unknown option " .. s) or ("unexpected argument '" .. s .. "'"))
+    end
+    local key = found[2]:gsub("-", "_")
+    if found.type == "flag" then
+      opts[key] = true
+    else
+      local v = inline
+      if v == nil then
+        i = i + 1
+        v = argv[i]
+        if v == nil then usage_error(decl, s .. " needs a value") end
+      end
+      opts[key] = convert(decl, found, s, v)
+    end
+    i = i + 1
+  end
+  if decl.check then
+    local err = decl.check(opts)
+    if err then usage_error(decl, err) end
+  end
+  return opts
+end
+
+local function timestamp()
+  return os.date("%H:%M:%S")
+end
+
+-- The event loop: poll (or sleep), report every interval, stop at the
+-- duration or on Ctrl-C, then a final report. Cleanup is the BPF objects'
+-- own: they detach when collected, on error too.
+function M.run(decl, opts)
+  opts.out = output.new({ format = opts.format, path = opts.output })
+  local ok, err = pcall(function()
+    local st = decl.init(opts) or {}
+    local start = BPF.monotonic()
+    local last = start
+    local tick = decl.poll and 0.1 or 1.0
+    while true do
+      local now = BPF.monotonic()
+      local left = opts.duration and (start + opts.duration - now) or math.huge
+      if left <= 0 then break end
+      local step = math.min(tick, left)
+      if opts.interval then step = math.min(step, math.max(0, last + opts.interval - now)) end
+      if decl.poll then
+        decl.poll(st, opts, math.max(1, math.floor(step * 1000)))
+      elseif step > 0 and not BPF.sleep(step) then
+        break
+      end
+      if BPF.interrupted() then break end
+      if decl.stop_when and decl.stop_when(st, opts) then break end
+      now = BPF.monotonic()
+      if opts.interval and now - last >= opts.interval - 1e-3 then
+        last = now
+        opts.out:text("[" .. timestamp() .. "]")
+        if decl.report then decl.report(st, opts, false) end
+      end
+    end
+    if decl.report and not (opts.interval and BPF.monotonic() - last < 1e-3) then
+      if opts.interval then opts.out:text("[" .. timestamp() .. "]") end
+      decl.report(st, opts, true)
+    end
+    if decl.finish then decl.finish(st, opts) end
+    if st.b and st.b.cleanup then st.b:cleanup() end
+  end)
+  opts.out:close(ok)
+  if not ok then error(err, 0) end
+  return 0
+end
+
+function M.list()
+  local seen, rows = {}, {}
+  for _, d in ipairs(M.search_path()) do
+    local p = io.popen("ls -1 '" .. d .. "' 2>/dev/null")
+    for f in p:lines() do
+      local name = f:match("^(.-)%.lua$")
+      if name and not seen[name] then
+        seen[name] = true
+        local ok, decl = pcall(M.load, d .. "/" .. f)
+        rows[#rows + 1] = { name, ok and (decl.description or "") or ("(cannot load: " .. tostring(decl.plain or decl) .. ")") }
+      end
+    end
+    p:close()
+  end
+  table.sort(rows, function(a, b) return a[1] < b[1] end)
+  return rows
+end
+
+return M

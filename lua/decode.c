@@ -1,0 +1,84 @@
+/* decode: bytes <-> Lua values, driven by the type tree from core/types.c.
+ * Integers become Lua integers, structs tables keyed by field name, char[N]
+ * strings cut at the first NUL, other arrays sequences. */
+#include <string.h>
+
+#include "lbpflua.h"
+
+void bl_lua_push_value(lua_State *L, const struct bl_type *t, const void *p)
+{
+	const unsigned char *b = p;
+
+	luaL_checkstack(L, 4, "decoding a value");
+	switch (t->kind) {
+	case BL_INT:
+		lua_pushinteger(L, (lua_Integer)bl_type_read_int(t, p));
+		break;
+	case BL_BYTES:
+		lua_pushlstring(L, p, t->size);
+		break;
+	case BL_CHARS:
+		lua_pushlstring(L, p, strnlen(p, t->count));
+		break;
+	case BL_ARRAY:
+		lua_createtable(L, (int)t->count, 0);
+		for (size_t i = 0; i < t->count; i++) {
+			bl_lua_push_value(L, t->elem, b + i * t->elem->size);
+			lua_rawseti(L, -2, (lua_Integer)i + 1);
+		}
+		break;
+	case BL_STRUCT:
+		lua_createtable(L, 0, (int)t->nfields);
+		for (size_t i = 0; i < t->nfields; i++) {
+			/* padding that libbcc made explicit is not data */
+			if (!strncmp(t->fields[i].name, "__pad", 5))
+				continue;
+			bl_lua_push_value(L, t->fields[i].type, b + t->fields[i].offset);
+			lua_setfield(L, -2, t->fields[i].name);
+		}
+		break;
+	}
+}
+
+/* Writes the Lua value at idx into p (t->size bytes, zeroed first by the
+ * caller). Missing struct fields and array elements stay zero. */
+void bl_lua_to_value(lua_State *L, int idx, const struct bl_type *t, void *p)
+{
+	unsigned char *b = p;
+	size_t len;
+	const char *s;
+
+	idx = lua_absindex(L, idx);
+	switch (t->kind) {
+	case BL_INT:
+		bl_type_write_int(t, p, (int64_t)luaL_checkinteger(L, idx));
+		break;
+	case BL_BYTES:
+	case BL_CHARS:
+		if (lua_isinteger(L, idx) && t->kind == BL_BYTES) {
+			lua_Integer v = lua_tointeger(L, idx);
+
+			memcpy(p, &v, t->size < sizeof(v) ? t->size : sizeof(v));
+			break;
+		}
+		s = luaL_checklstring(L, idx, &len);
+		memcpy(p, s, len < t->size ? len : t->size);
+		break;
+	case BL_ARRAY:
+		luaL_checktype(L, idx, LUA_TTABLE);
+		for (size_t i = 0; i < t->count; i++) {
+			if (lua_rawgeti(L, idx, (lua_Integer)i + 1) != LUA_TNIL)
+				bl_lua_to_value(L, -1, t->elem, b + i * t->elem->size);
+			lua_pop(L, 1);
+		}
+		break;
+	case BL_STRUCT:
+		luaL_checktype(L, idx, LUA_TTABLE);
+		for (size_t i = 0; i < t->nfields; i++) {
+			if (lua_getfield(L, idx, t->fields[i].name) != LUA_TNIL)
+				bl_lua_to_value(L, -1, t->fields[i].type, b + t->fields[i].offset);
+			lua_pop(L, 1);
+		}
+		break;
+	}
+}

@@ -1,0 +1,271 @@
+/* Event streams into Lua: each record is decoded from the event struct's
+ * type (known from the compile) and handed to the script's callback. */
+#include <errno.h>
+#include <linux/bpf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/error.h"
+#include "lbpflua.h"
+
+struct lbuf {
+	struct lbpf *b;
+	int map;
+	int cb_ref, lost_ref;
+	int is_ring;
+	uint64_t received, lost, lost_reported;
+	struct bl_perfbuf *pb;
+};
+
+static int traceback(lua_State *L)
+{
+	const char *msg = lua_tostring(L, 1);
+
+	luaL_traceback(L, L, msg ? msg : "(error object is not a string)", 1);
+	return 1;
+}
+
+/* Runs the Lua callback; a failure is kept and raised once the poll returns,
+ * since raising through libbcc's C frames would skip its cleanup. */
+static int deliver(void *ctx, const void *data, size_t size)
+{
+	struct lbuf *lb = ctx;
+	struct lbpf *b = lb->b;
+	lua_State *L = b->L;
+	const struct bl_type *t;
+
+	lb->received++;
+	if (b->cb_error_ref != LUA_NOREF)
+		return 1;
+	lua_pushcfunction(L, traceback);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, lb->cb_ref);
+	t = b->event_types[lb->map];
+	if (t && size >= t->size)
+		bl_lua_push_value(L, t, data);
+	else
+		lua_pushlstring(L, data, size);
+	lua_pushinteger(L, (lua_Integer)size);
+	if (lua_pcall(L, 2, 0, -4)) {
+		b->cb_error_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		lua_pop(L, 1);
+		return 1;
+	}
+	lua_pop(L, 1);
+	return 0;
+}
+
+static void lost(void *ctx, uint64_t n)
+{
+	struct lbuf *lb = ctx;
+	lua_State *L = lb->b->L;
+
+	lb->lost += n;
+	if (lb->lost_ref == LUA_NOREF || lb->b->cb_error_ref != LUA_NOREF)
+		return;
+	lua_pushcfunction(L, traceback);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, lb->lost_ref);
+	lua_pushinteger(L, (lua_Integer)n);
+	if (lua_pcall(L, 1, 0, -3)) {
+		lb->b->cb_error_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		lua_pop(L, 1);
+		return;
+	}
+	lua_pop(L, 1);
+}
+
+static struct lbuf *new_buf(lua_State *L, struct ltable *t, int is_ring)
+{
+	struct lbpf *b = t->b;
+	struct lbuf **bufs, *lb;
+
+	for (size_t i = 0; i < b->nbufs; i++)
+		if (b->bufs[i]->map == t->map)
+			luaL_error(L, "%s is already open", b->obj->maps[t->map].name);
+	bufs = realloc(b->bufs, sizeof(*bufs) * (b->nbufs + 1));
+	if (!bufs)
+		luaL_error(L, "out of memory");
+	b->bufs = bufs;
+	lb = calloc(1, sizeof(*lb));
+	if (!lb)
+		luaL_error(L, "out of memory");
+	lb->b = b;
+	lb->map = t->map;
+	lb->is_ring = is_ring;
+	lb->cb_ref = lb->lost_ref = LUA_NOREF;
+	lbpf_event_type(L, b, t->map);
+	return lb;
+}
+
+static void free_buf(lua_State *L, struct lbuf *lb)
+{
+	if (lb->cb_ref != LUA_NOREF)
+		luaL_unref(L, LUA_REGISTRYINDEX, lb->cb_ref);
+	if (lb->lost_ref != LUA_NOREF)
+		luaL_unref(L, LUA_REGISTRYINDEX, lb->lost_ref);
+	bl_perfbuf_free(lb->pb);
+	free(lb);
+}
+
+/* t:open_perf_buffer(callback, { page_cnt = 64, lost_cb = f }) */
+int bl_lua_open_perf_buffer(lua_State *L)
+{
+	struct ltable *t = luaL_checkudata(L, 1, TABLE_MT);
+	struct lbpf *b = t->b;
+	int page_cnt = 64;
+	struct bl_perfbuf **pbs;
+	struct lbuf *lb;
+
+	if (b->closed)
+		return luaL_error(L, "the BPF object of this table was cleaned up");
+	luaL_checktype(L, 2, LUA_TFUNCTION);
+	if (b->obj->maps[t->map].type != BPF_MAP_TYPE_PERF_EVENT_ARRAY)
+		return luaL_error(L, "%s is not a perf buffer (BPF_PERF_OUTPUT)", b->obj->maps[t->map].name);
+	if (lua_istable(L, 3)) {
+		lua_getfield(L, 3, "page_cnt");
+		page_cnt = (int)luaL_optinteger(L, -1, 64);
+		lua_pop(L, 1);
+	}
+	pbs = realloc(b->perfbufs, sizeof(*pbs) * (b->nperfbufs + 1));
+	if (!pbs)
+		return luaL_error(L, "out of memory");
+	b->perfbufs = pbs;
+	lb = new_buf(L, t, 0);
+	b->L = L;
+	if (bl_perfbuf_open(b->map_fds[t->map], page_cnt, deliver, lost, lb, &lb->pb)) {
+		free(lb);
+		return luaL_error(L, "%s", bl_last_error());
+	}
+	lua_pushvalue(L, 2);
+	lb->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	if (lua_istable(L, 3)) {
+		lua_getfield(L, 3, "lost_cb");
+		if (lua_isfunction(L, -1))
+			lb->lost_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		else
+			lua_pop(L, 1);
+	}
+	b->bufs[b->nbufs++] = lb;
+	b->perfbufs[b->nperfbufs++] = lb->pb;
+	return 0;
+}
+
+/* t:open_ring_buffer(callback) */
+int bl_lua_open_ring_buffer(lua_State *L)
+{
+	struct ltable *t = luaL_checkudata(L, 1, TABLE_MT);
+	struct lbpf *b = t->b;
+	struct lbuf *lb;
+	int err;
+
+	if (b->closed)
+		return luaL_error(L, "the BPF object of this table was cleaned up");
+	luaL_checktype(L, 2, LUA_TFUNCTION);
+	if (b->obj->maps[t->map].type != BPF_MAP_TYPE_RINGBUF)
+		return luaL_error(L, "%s is not a ring buffer (BPF_RINGBUF_OUTPUT)", b->obj->maps[t->map].name);
+	lb = new_buf(L, t, 1);
+	b->L = L;
+	if (b->ringbuf)
+		err = bl_ringbuf_add(b->ringbuf, b->map_fds[t->map], deliver, lb);
+	else
+		err = bl_ringbuf_open(b->map_fds[t->map], deliver, lb, &b->ringbuf);
+	if (err) {
+		free(lb);
+		return luaL_error(L, "%s", bl_last_error());
+	}
+	lua_pushvalue(L, 2);
+	lb->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	b->bufs[b->nbufs++] = lb;
+	return 0;
+}
+
+/* After a poll: raise a callback's error, report losses nobody asked for. */
+static void after_poll(lua_State *L, struct lbpf *b)
+{
+	for (size_t i = 0; i < b->nbufs; i++) {
+		struct lbuf *lb = b->bufs[i];
+
+		if (lb->lost > lb->lost_reported && lb->lost_ref == LUA_NOREF)
+			fprintf(stderr, "bpflua: warning: lost %llu events on %s (the buffer was full)\n",
+				(unsigned long long)(lb->lost - lb->lost_reported), b->obj->maps[lb->map].name);
+		lb->lost_reported = lb->lost;
+	}
+	if (b->cb_error_ref != LUA_NOREF) {
+		lua_rawgeti(L, LUA_REGISTRYINDEX, b->cb_error_ref);
+		luaL_unref(L, LUA_REGISTRYINDEX, b->cb_error_ref);
+		b->cb_error_ref = LUA_NOREF;
+		lua_error(L);
+	}
+}
+
+static uint64_t total_received(struct lbpf *b)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < b->nbufs; i++)
+		n += b->bufs[i]->received;
+	return n;
+}
+
+/* b:perf_buffer_poll(timeout_ms) -> events delivered */
+int bl_lua_perf_buffer_poll(lua_State *L)
+{
+	struct lbpf *b = lbpf_check(L, 1);
+	int timeout = (int)luaL_optinteger(L, 2, -1);
+	uint64_t before = total_received(b);
+	int rc;
+
+	if (!b->nperfbufs)
+		return luaL_error(L, "no perf buffer is open (call open_perf_buffer first)");
+	bl_signals_check(L);
+	b->L = L;
+	rc = bl_perfbuf_poll(b->perfbufs, (int)b->nperfbufs, timeout);
+	if (rc == -EINTR)
+		bl_signals_consume();
+	after_poll(L, b);
+	lua_pushinteger(L, (lua_Integer)(total_received(b) - before));
+	return 1;
+}
+
+static int ring_op(lua_State *L, int consume)
+{
+	struct lbpf *b = lbpf_check(L, 1);
+	int timeout = (int)luaL_optinteger(L, 2, -1);
+	uint64_t before = total_received(b);
+	int rc;
+
+	if (!b->ringbuf)
+		return luaL_error(L, "no ring buffer is open (call open_ring_buffer first)");
+	bl_signals_check(L);
+	b->L = L;
+	rc = consume ? bl_ringbuf_consume(b->ringbuf) : bl_ringbuf_poll(b->ringbuf, timeout);
+	if (rc == -EINTR)
+		bl_signals_consume();
+	after_poll(L, b);
+	lua_pushinteger(L, (lua_Integer)(total_received(b) - before));
+	return 1;
+}
+
+int bl_lua_ring_buffer_poll(lua_State *L)
+{
+	return ring_op(L, 0);
+}
+
+int bl_lua_ring_buffer_consume(lua_State *L)
+{
+	return ring_op(L, 1);
+}
+
+void bl_lua_free_buffers(struct lbpf *b)
+{
+	bl_ringbuf_free(b->ringbuf);
+	b->ringbuf = NULL;
+	for (size_t i = 0; i < b->nbufs; i++)
+		free_buf(b->L, b->bufs[i]);
+	free(b->bufs);
+	b->bufs = NULL;
+	b->nbufs = 0;
+	free(b->perfbufs);
+	b->perfbufs = NULL;
+	b->nperfbufs = 0;
+}

@@ -1,0 +1,86 @@
+/* Shared by the Lua bindings: the BPF object userdata and its tables. */
+#ifndef BPFLUA_LUA_H
+#define BPFLUA_LUA_H
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/attach/attach.h"
+#include "../core/events.h"
+#include "../core/object.h"
+#include "../core/types.h"
+
+#define BPF_MT "bpflua.BPF"
+#define TABLE_MT "bpflua.Table"
+
+struct lbuf; /* an open perf or ring buffer, see events.c */
+
+struct lprog {
+	char *name;
+	int type;
+	int fd;
+};
+
+/* The BPF object: owns every map, program, link and buffer it made. */
+struct lbpf {
+	struct bl_object *obj;
+	int *map_fds;
+	struct bl_type **key_types, **leaf_types, **event_types; /* per map, parsed on use */
+	struct lprog *progs;
+	size_t nprogs;
+	struct bl_link *links;
+	size_t nlinks, caplinks;
+	struct lbuf **bufs;
+	size_t nbufs;
+	struct bl_perfbuf **perfbufs; /* the perf buffers among bufs, polled together */
+	size_t nperfbufs;
+	struct bl_ringbuf *ringbuf;   /* one poller for every ring buffer map */
+	lua_State *L;                 /* the state a poll runs in, for callbacks */
+	int cb_error_ref;             /* a callback's error, raised after the poll */
+	int closed;
+};
+
+struct ltable {
+	struct lbpf *b;
+	int map;
+};
+
+struct lbpf *lbpf_check(lua_State *L, int idx);
+void lbpf_release(struct lbpf *b);
+const struct bl_type *lbpf_key_type(lua_State *L, struct lbpf *b, int map);
+const struct bl_type *lbpf_leaf_type(lua_State *L, struct lbpf *b, int map);
+const struct bl_type *lbpf_event_type(lua_State *L, struct lbpf *b, int map);
+
+/* decode.c */
+void bl_lua_push_value(lua_State *L, const struct bl_type *t, const void *p);
+void bl_lua_to_value(lua_State *L, int idx, const struct bl_type *t, void *p);
+
+/* table.c */
+void bl_lua_table_open(lua_State *L);
+void bl_lua_push_table(lua_State *L, int bpf_idx, struct lbpf *b, int map);
+
+/* events.c */
+int bl_lua_open_perf_buffer(lua_State *L);
+int bl_lua_open_ring_buffer(lua_State *L);
+int bl_lua_perf_buffer_poll(lua_State *L);
+int bl_lua_ring_buffer_poll(lua_State *L);
+int bl_lua_ring_buffer_consume(lua_State *L);
+void bl_lua_free_buffers(struct lbpf *b);
+
+/* signals.c: Ctrl-C and SIGTERM */
+void bl_signals_install(lua_State *L);
+/* Raises "interrupted" if a signal is pending and was already handed to the
+ * script once; sleeps and polls call it on entry. */
+void bl_signals_check(lua_State *L);
+/* Marks the pending signal as delivered to the script (a sleep returned early). */
+int bl_signals_consume(void);
+int bl_interrupted(void);
+
+int luaopen_bpf(lua_State *L);
+
+/* json.c */
+int bl_lua_json(lua_State *L);
+
+#endif

@@ -1,0 +1,357 @@
+/* Tables: BPF maps as BCC's Python presents them. items() takes a snapshot
+ * of the keys first, so a map that changes while a script walks it cannot
+ * make the walk loop. Per-CPU maps give a list with one value per CPU. */
+#include <errno.h>
+#include <linux/bpf.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bcc/libbpf.h>
+
+#include "../core/load.h"
+#include "lbpflua.h"
+
+static struct ltable *check_table(lua_State *L, int idx)
+{
+	struct ltable *t = luaL_checkudata(L, idx, TABLE_MT);
+
+	if (t->b->closed)
+		luaL_error(L, "the BPF object of this table was cleaned up");
+	return t;
+}
+
+void bl_lua_push_table(lua_State *L, int bpf_idx, struct lbpf *b, int map)
+{
+	struct ltable *t;
+
+	bpf_idx = lua_absindex(L, bpf_idx);
+	t = lua_newuserdatauv(L, sizeof(*t), 1);
+	t->b = b;
+	t->map = map;
+	/* the table keeps its BPF object alive */
+	lua_pushvalue(L, bpf_idx);
+	lua_setiuservalue(L, -2, 1);
+	luaL_setmetatable(L, TABLE_MT);
+}
+
+static int is_percpu(int type)
+{
+	return type == BPF_MAP_TYPE_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_ARRAY ||
+	       type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+}
+
+static const struct bl_map_spec *spec(const struct ltable *t)
+{
+	return &t->b->obj->maps[t->map];
+}
+
+static int fd(const struct ltable *t)
+{
+	return t->b->map_fds[t->map];
+}
+
+/* Bytes one lookup returns: per-CPU values come 8-byte aligned, one per CPU. */
+static size_t value_bytes(const struct ltable *t)
+{
+	const struct bl_map_spec *m = spec(t);
+
+	if (is_percpu(m->type))
+		return ((m->value_size + 7) & ~7u) * (size_t)bl_possible_cpus();
+	return m->value_size;
+}
+
+static void push_value(lua_State *L, struct ltable *t, const unsigned char *v)
+{
+	const struct bl_type *lt = lbpf_leaf_type(L, t->b, t->map);
+	const struct bl_map_spec *m = spec(t);
+
+	if (!is_percpu(m->type)) {
+		bl_lua_push_value(L, lt, v);
+		return;
+	}
+	int n = bl_possible_cpus();
+	size_t stride = (m->value_size + 7) & ~7u;
+
+	lua_createtable(L, n, 0);
+	for (int c = 0; c < n; c++) {
+		bl_lua_push_value(L, lt, v + (size_t)c * stride);
+		lua_rawseti(L, -2, c + 1);
+	}
+}
+
+static void *key_from_lua(lua_State *L, struct ltable *t, int idx)
+{
+	const struct bl_map_spec *m = spec(t);
+	void *k = lua_newuserdatauv(L, m->key_size ? m->key_size : 1, 0); /* freed by the GC */
+
+	memset(k, 0, m->key_size);
+	bl_lua_to_value(L, idx, lbpf_key_type(L, t->b, t->map), k);
+	return k;
+}
+
+static int t_get(lua_State *L)
+{
+	struct ltable *t = check_table(L, 1);
+	void *k = key_from_lua(L, t, 2);
+	void *v = lua_newuserdatauv(L, value_bytes(t), 0);
+
+	if (bpf_lookup_elem(fd(t), k, v)) {
+		if (errno == ENOENT) {
+			lua_pushnil(L);
+			return 1;
+		}
+		return luaL_error(L, "lookup in %s: %s", spec(t)->name, strerror(errno));
+	}
+	push_value(L, t, v);
+	return 1;
+}
+
+static int t_set(lua_State *L)
+{
+	struct ltable *t = check_table(L, 1);
+	const struct bl_map_spec *m = spec(t);
+	void *k = key_from_lua(L, t, 2);
+	unsigned char *v = lua_newuserdatauv(L, value_bytes(t), 0);
+	const struct bl_type *lt = lbpf_leaf_type(L, t->b, t->map);
+
+	memset(v, 0, value_bytes(t));
+	if (is_percpu(m->type)) {
+		size_t stride = (m->value_size + 7) & ~7u;
+
+		luaL_checktype(L, 3, LUA_TTABLE);
+		for (int c = 0; c < bl_possible_cpus(); c++) {
+			if (lua_rawgeti(L, 3, c + 1) != LUA_TNIL)
+				bl_lua_to_value(L, -1, lt, v + (size_t)c * stride);
+			lua_pop(L, 1);
+		}
+	} else {
+		bl_lua_to_value(L, 3, lt, v);
+	}
+	if (bpf_update_elem(fd(t), k, v, 0))
+		return luaL_error(L, "update of %s: %s", m->name, strerror(errno));
+	return 0;
+}
+
+static int t_delete(lua_State *L)
+{
+	struct ltable *t = check_table(L, 1);
+	void *k = key_from_lua(L, t, 2);
+
+	if (bpf_delete_elem(fd(t), k) && errno != ENOENT)
+		return luaL_error(L, "delete from %s: %s", spec(t)->name, strerror(errno));
+	return 0;
+}
+
+static int is_array(int type)
+{
+	return type == BPF_MAP_TYPE_ARRAY || type == BPF_MAP_TYPE_PERCPU_ARRAY ||
+	       type == BPF_MAP_TYPE_PERF_EVENT_ARRAY || type == BPF_MAP_TYPE_PROG_ARRAY;
+}
+
+/* Collects every key into one block; returns how many. */
+static size_t snapshot_keys(lua_State *L, struct ltable *t, unsigned char **out)
+{
+	const struct bl_map_spec *m = spec(t);
+	size_t ks = m->key_size, n = 0, cap = 64;
+	unsigned char *keys = malloc(cap * ks + ks), *prev = NULL;
+
+	if (!keys)
+		luaL_error(L, "out of memory");
+	for (;;) {
+		int rc;
+
+		if (n == cap) {
+			unsigned char *nk = realloc(keys, (cap *= 2) * ks + ks);
+
+			if (!nk) {
+				free(keys);
+				luaL_error(L, "out of memory");
+			}
+			keys = nk;
+		}
+		rc = prev ? bpf_get_next_key(fd(t), prev, keys + n * ks)
+			  : bpf_get_first_key(fd(t), keys + n * ks, ks);
+		if (rc)
+			break;
+		prev = keys + n * ks;
+		n++;
+		if (n > (size_t)m->max_entries) /* a map being refilled as we walk */
+			break;
+	}
+	*out = keys;
+	return n;
+}
+
+/* t:items() -> iterator of key, value (arrays skip nothing: zeros included;
+ * hashes give what is there). */
+static int items_iter(lua_State *L)
+{
+	struct ltable *t = check_table(L, lua_upvalueindex(1));
+	unsigned char *keys = lua_touserdata(L, lua_upvalueindex(2));
+	size_t n = (size_t)lua_tointeger(L, lua_upvalueindex(3));
+	size_t i = (size_t)lua_tointeger(L, lua_upvalueindex(4));
+	const struct bl_map_spec *m = spec(t);
+	void *v = lua_newuserdatauv(L, value_bytes(t), 0);
+
+	for (; i < n; i++) {
+		unsigned char *k = keys + i * m->key_size;
+
+		if (bpf_lookup_elem(fd(t), k, v))
+			continue; /* deleted since the snapshot */
+		lua_pushinteger(L, (lua_Integer)i + 1);
+		lua_replace(L, lua_upvalueindex(4));
+		bl_lua_push_value(L, lbpf_key_type(L, t->b, t->map), k);
+		push_value(L, t, v);
+		return 2;
+	}
+	lua_pushinteger(L, (lua_Integer)n);
+	lua_replace(L, lua_upvalueindex(4));
+	return 0;
+}
+
+static int t_items(lua_State *L)
+{
+	struct ltable *t = check_table(L, 1);
+	unsigned char *keys, *copy;
+	size_t n = snapshot_keys(L, t, &keys);
+
+	lua_pushvalue(L, 1);
+	copy = lua_newuserdatauv(L, n * spec(t)->key_size + 1, 0);
+	memcpy(copy, keys, n * spec(t)->key_size);
+	free(keys);
+	lua_pushinteger(L, (lua_Integer)n);
+	lua_pushinteger(L, 0);
+	lua_pushcclosure(L, items_iter, 4);
+	return 1;
+}
+
+static int t_keys(lua_State *L)
+{
+	struct ltable *t = check_table(L, 1);
+	unsigned char *keys;
+	size_t n = snapshot_keys(L, t, &keys);
+
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		bl_lua_push_value(L, lbpf_key_type(L, t->b, t->map), keys + i * spec(t)->key_size);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	free(keys);
+	return 1;
+}
+
+/* Hashes are emptied; arrays are zeroed, as BCC does. */
+static int t_clear(lua_State *L)
+{
+	struct ltable *t = check_table(L, 1);
+	const struct bl_map_spec *m = spec(t);
+	unsigned char *keys;
+	size_t n = snapshot_keys(L, t, &keys);
+	void *zero = calloc(1, value_bytes(t) + 1);
+
+	for (size_t i = 0; zero && i < n; i++) {
+		void *k = keys + i * m->key_size;
+
+		if (is_array(m->type))
+			bpf_update_elem(fd(t), k, zero, 0);
+		else
+			bpf_delete_elem(fd(t), k);
+	}
+	free(zero);
+	free(keys);
+	return 0;
+}
+
+/* t:walk(stack_id): the stack's instruction pointers, innermost first. */
+static int walk_iter(lua_State *L)
+{
+	const uint64_t *ips = lua_touserdata(L, lua_upvalueindex(1));
+	lua_Integer n = lua_tointeger(L, lua_upvalueindex(2));
+	lua_Integer i = lua_tointeger(L, lua_upvalueindex(3));
+
+	if (i >= n || !ips[i])
+		return 0;
+	lua_pushinteger(L, i + 1);
+	lua_replace(L, lua_upvalueindex(3));
+	lua_pushinteger(L, (lua_Integer)ips[i]);
+	return 1;
+}
+
+static int t_walk(lua_State *L)
+{
+	struct ltable *t = check_table(L, 1);
+	const struct bl_map_spec *m = spec(t);
+	uint32_t id = (uint32_t)luaL_checkinteger(L, 2);
+	uint64_t *ips;
+
+	if (m->type != BPF_MAP_TYPE_STACK_TRACE)
+		return luaL_error(L, "%s is not a stack trace table", m->name);
+	ips = lua_newuserdatauv(L, m->value_size, 0);
+	if (bpf_lookup_elem(fd(t), &id, ips))
+		memset(ips, 0, m->value_size);
+	lua_pushinteger(L, m->value_size / 8);
+	lua_pushinteger(L, 0);
+	lua_pushcclosure(L, walk_iter, 3);
+	return 1;
+}
+
+static int t_name(lua_State *L)
+{
+	lua_pushstring(L, spec(check_table(L, 1))->name);
+	return 1;
+}
+
+static int t_info(lua_State *L)
+{
+	struct ltable *t = check_table(L, 1);
+	const struct bl_map_spec *m = spec(t);
+
+	lua_createtable(L, 0, 6);
+	lua_pushstring(L, m->name);
+	lua_setfield(L, -2, "name");
+	lua_pushinteger(L, m->type);
+	lua_setfield(L, -2, "type");
+	lua_pushinteger(L, m->key_size);
+	lua_setfield(L, -2, "key_size");
+	lua_pushinteger(L, m->value_size);
+	lua_setfield(L, -2, "value_size");
+	lua_pushinteger(L, m->max_entries);
+	lua_setfield(L, -2, "max_entries");
+	lua_pushboolean(L, is_percpu(m->type));
+	lua_setfield(L, -2, "percpu");
+	return 1;
+}
+
+static int t_tostring(lua_State *L)
+{
+	struct ltable *t = luaL_checkudata(L, 1, TABLE_MT);
+
+	lua_pushfstring(L, "BPF table %s", t->b->closed ? "(closed)" : spec(t)->name);
+	return 1;
+}
+
+static const luaL_Reg table_methods[] = {
+	{ "get", t_get },
+	{ "set", t_set },
+	{ "delete", t_delete },
+	{ "items", t_items },
+	{ "keys", t_keys },
+	{ "clear", t_clear },
+	{ "walk", t_walk },
+	{ "name", t_name },
+	{ "info", t_info },
+	{ "open_perf_buffer", bl_lua_open_perf_buffer },
+	{ "open_ring_buffer", bl_lua_open_ring_buffer },
+	{ NULL, NULL },
+};
+
+void bl_lua_table_open(lua_State *L)
+{
+	if (luaL_newmetatable(L, TABLE_MT)) {
+		luaL_newlib(L, table_methods);
+		lua_setfield(L, -2, "__index");
+		lua_pushcfunction(L, t_tostring);
+		lua_setfield(L, -2, "__tostring");
+	}
+	lua_pop(L, 1);
+}

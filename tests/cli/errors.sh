@@ -1,0 +1,84 @@
+#!/bin/bash
+# The command line on bad input: a specific message, a non-zero exit, and
+# nothing left behind (no uprobe_events entry, no output file).
+set -uo pipefail
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0; n=0
+
+expect() { # $1 want-rc-nonzero(1)/zero(0)  $2 pattern  $3... command
+	local want=$1 pattern=$2; shift 2
+	n=$((n + 1))
+	"$@" >"$tmp/out" 2>&1
+	local rc=$?
+	if { [ "$want" = 1 ] && [ $rc = 0 ]; } || { [ "$want" = 0 ] && [ $rc != 0 ]; } ||
+		! grep -Eq -- "$pattern" "$tmp/out"; then
+		echo "FAIL ($rc): $* -> wanted /$pattern/:"; cat "$tmp/out"; fail=1
+	fi
+}
+
+cat >"$tmp/badc.lua" <<'LUA'
+local b = BPF{ text = [[
+int f(void *ctx) {
+	return nope;
+}
+]] }
+LUA
+expect 1 "failed to compile.*" "$BPFLUA" "$tmp/badc.lua"
+expect 1 "use of undeclared identifier 'nope'" "$BPFLUA" "$tmp/badc.lua"
+
+cat >"$tmp/notp.lua" <<'LUA'
+local b = BPF{ text = "int f(void *ctx) { return 0; }" }
+b:attach_tracepoint{ tp = "sched:sched_no_such_event", fn_name = "f" }
+LUA
+expect 1 "notp.lua:2: tracepoint sched:sched_no_such_event not found" "$BPFLUA" "$tmp/notp.lua"
+
+cat >"$tmp/notable.lua" <<'LUA'
+local b = BPF{ text = "BPF_HASH(counts, u32, u64);" }
+b:get_table("cnts")
+LUA
+expect 1 "no table named 'cnts'.*counts" "$BPFLUA" "$tmp/notable.lua"
+
+cat >"$tmp/luaerr.lua" <<'LUA'
+local b = BPF{ text = "TRACEPOINT_PROBE(syscalls, sys_enter_getppid) { return 0; }" }
+local function inner() local x = nil; return x.field end
+inner()
+LUA
+expect 1 "luaerr.lua:2: attempt to index a nil value" "$BPFLUA" "$tmp/luaerr.lua"
+expect 1 "stack traceback" "$BPFLUA" "$tmp/luaerr.lua"
+
+# a uprobe script that fails after attaching leaves no uprobe_events entry
+cat >"$tmp/upfail.lua" <<LUA
+local b = BPF{ text = "int f(void *ctx) { return 0; }" }
+b:attach_uprobe{ name = "$BPFLUA_WORKLOAD", sym = "bl_traced_function", fn_name = "f" }
+error("after attach")
+LUA
+expect 1 "after attach" "$BPFLUA" "$tmp/upfail.lua"
+n=$((n + 1))
+for f in /sys/kernel/tracing/uprobe_events /sys/kernel/debug/tracing/uprobe_events; do
+	if [ -r "$f" ] && grep -q bpflua "$f"; then echo "FAIL: $f still has: $(cat "$f")"; fail=1; fi
+done
+
+expect 1 "no such file|cannot open" "$BPFLUA" "$tmp/missing.lua"
+expect 1 "no tracer named 'nosuch'" "$BPFLUA" run nosuch
+expect 1 "unknown option --bogus" "$BPFLUA" run syscount --bogus
+expect 1 "-d wants a positive number" "$BPFLUA" run syscount -d xyz
+expect 0 "^syscount +Top syscalls" "$BPFLUA" list
+expect 0 "usage: bpflua run syscount" "$BPFLUA" run syscount --help
+expect 0 "^bpflua [0-9]" "$BPFLUA" --version
+expect 1 "usage:" "$BPFLUA"
+
+# -o writes the file only when the run completes
+expect 1 "unknown option" "$BPFLUA" run syscount -o "$tmp/report.txt" --bogus
+n=$((n + 1)); [ -e "$tmp/report.txt" ] && { echo "FAIL: report written on error"; fail=1; }
+expect 0 "" "$BPFLUA" run syscount -d 0.3 -o "$tmp/report.txt"
+n=$((n + 1)); grep -q SYSCALL "$tmp/report.txt" || { echo "FAIL: report missing"; fail=1; }
+n=$((n + 1)); ls "$tmp" | grep -q 'report.txt.tmp' && { echo "FAIL: temporary file left"; fail=1; }
+
+# without privileges: the privilege message, before anything is loaded
+if command -v setpriv >/dev/null; then
+	expect 1 "needs root|CAP_BPF" setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$BPFLUA" run syscount -d 1
+fi
+
+[ $fail = 0 ] && echo "cli errors: $n checks passed"
+exit $fail

@@ -1,0 +1,78 @@
+/* Workloads the integration tests drive: each makes an exact, known number
+ * of events so a tracer's counts can be checked to the unit.
+ *
+ *   workload getppid N [GATE]   N getppid() calls; with GATE, first wait
+ *                               until that file exists (the tracer is ready)
+ *   workload uprobe N           calls bl_traced_function() N times
+ *   workload burn SECONDS [GATE] spins in bl_burn_cpu() for SECONDS, then
+ *                               stays alive until GATE exists, so that its
+ *                               stacks can still be symbolized
+ *
+ * Prints its pid first, so a test can filter on it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+volatile unsigned long sink;
+
+__attribute__((noinline)) void bl_traced_function(unsigned long i)
+{
+	sink += i;
+	__asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) void bl_burn_cpu(double seconds)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		for (int i = 0; i < 100000; i++)
+			sink += (unsigned long)i * 7;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 < seconds);
+}
+
+static void wait_for(const char *gate)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	for (int i = 0; i < 30000 && access(gate, F_OK); i++)
+		nanosleep(&ms, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: workload getppid|uprobe|burn N [GATE]\n");
+		return 2;
+	}
+	printf("%d\n", (int)getpid());
+	fflush(stdout);
+	if (!strcmp(argv[1], "getppid")) {
+		long n = atol(argv[2]);
+
+		if (argc > 3)
+			wait_for(argv[3]);
+		for (long i = 0; i < n; i++)
+			syscall(SYS_getppid);
+	} else if (!strcmp(argv[1], "uprobe")) {
+		long n = atol(argv[2]);
+
+		for (long i = 0; i < n; i++)
+			bl_traced_function((unsigned long)i);
+	} else if (!strcmp(argv[1], "burn")) {
+		bl_burn_cpu(atof(argv[2]));
+		printf("done\n");
+		fflush(stdout);
+		if (argc > 3)
+			wait_for(argv[3]);
+	} else {
+		fprintf(stderr, "unknown workload %s\n", argv[1]);
+		return 2;
+	}
+	return 0;
+}
