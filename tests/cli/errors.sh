@@ -25,7 +25,7 @@ int f(void *ctx) {
 ]] }
 LUA
 expect 1 "failed to compile.*" "$BPFLUA" "$tmp/badc.lua"
-expect 1 "use of undeclared identifier 'nope'" "$BPFLUA" "$tmp/badc.lua"
+expect 1 "badc.lua:3:[0-9]+: error: use of undeclared identifier 'nope'" "$BPFLUA" "$tmp/badc.lua"
 
 cat >"$tmp/notp.lua" <<'LUA'
 local b = BPF{ text = "int f(void *ctx) { return 0; }" }
@@ -79,6 +79,19 @@ n=$((n + 1)); ls "$tmp" | grep -q 'report.txt.tmp' && { echo "FAIL: temporary fi
 if command -v setpriv >/dev/null; then
 	expect 1 "needs root|CAP_BPF" setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$BPFLUA" run syscount -d 1
 fi
+
+# Ctrl-C (and SIGTERM) end a trace with its summary, exit 0, nothing left
+for sig in INT TERM; do
+	n=$((n + 1))
+	"$BPFLUA" run syscount >"$tmp/sig.out" 2>"$tmp/sig.err" &
+	pid=$!
+	for _ in $(seq 1 600); do grep -q Tracing "$tmp/sig.err" && break; sleep 0.05; done
+	kill -$sig $pid
+	wait $pid; rc=$?
+	if [ $rc != 0 ] || ! grep -q '^SYSCALL' "$tmp/sig.out"; then
+		echo "FAIL: SIG$sig gave rc $rc:"; cat "$tmp/sig.out" "$tmp/sig.err"; fail=1
+	fi
+done
 
 [ $fail = 0 ] && echo "cli errors: $n checks passed"
 exit $fail
