@@ -12,10 +12,11 @@ cd "$(dirname "$0")"
 #   libelf-dev     ELF reading, used by libbcc's symbolization
 #   libjson-c-dev  JSON: reads libbcc's type descriptions, writes NDJSON output
 #   linux-headers-amd64  a kernel header tree for BPF C when the running kernel has none
+#   xz-utils       unpacks /sys/kernel/kheaders.tar.xz on kernels that carry their headers
 #   cmake gcc make pkg-config  the build
 #   libcmocka-dev  C unit tests (test only)
 #   util-linux     unshare/setpriv for the no-BTF and no-privilege tests (test only)
-RUN_PKGS="libbpfcc-dev liblua5.4-dev libelf-dev libjson-c-dev linux-headers-amd64 cmake gcc make pkg-config libc6-dev"
+RUN_PKGS="libbpfcc-dev liblua5.4-dev libelf-dev libjson-c-dev linux-headers-amd64 xz-utils cmake gcc make pkg-config libc6-dev"
 TEST_PKGS="libcmocka-dev util-linux procps"
 
 install_missing() {
