@@ -64,3 +64,15 @@ int bl_perf_event_attach_bpf(int pfd, int prog_fd)
 		return -errno;
 	return 0;
 }
+
+int bl_link_set_fd(struct bl_link *link, int fd)
+{
+	link->fds = malloc(sizeof(int));
+	if (!link->fds) {
+		close(fd);
+		return -ENOMEM;
+	}
+	link->fds[0] = fd;
+	link->nfds = 1;
+	return 0;
+}

@@ -47,5 +47,7 @@ void bl_detach(struct bl_link *link);
 /* Shared by providers: opens one perf event per fd slot and attaches prog. */
 int bl_perf_event_attach_bpf(int pfd, int prog_fd);
 void bl_close_fds(struct bl_link *link);
+/* Makes fd the link's one fd; on failure closes it and returns -ENOMEM. */
+int bl_link_set_fd(struct bl_link *link, int fd);
 
 #endif

@@ -31,15 +31,8 @@ static int kp_attach(int prog_fd, const struct bl_attach_spec *spec, struct bl_l
 				link->ev_name, spec->target, spec->addr, 0);
 	if (pfd < 0)
 		return bl_error(-ENOENT, "cannot attach %s (is it a traceable kernel function?)", link->desc);
-	link->fds = malloc(sizeof(int));
-	if (!link->fds) {
-		bpf_close_perf_event_fd(pfd);
-		bpf_detach_kprobe(link->ev_name);
-		return -ENOMEM;
-	}
-	link->fds[0] = pfd;
-	link->nfds = 1;
-	return 0;
+	/* on failure bl_attach's detach removes the event */
+	return bl_link_set_fd(link, pfd);
 }
 
 static void kp_detach(struct bl_link *link)

@@ -27,15 +27,8 @@ static int raw_attach(int prog_fd, const struct bl_attach_spec *spec, struct bl_
 					     "tracepoints without the category, e.g. sys_enter)", spec->target);
 		return bl_error(err, "cannot attach raw tracepoint %s: %s", spec->target, strerror(-err));
 	}
-	link->fds = malloc(sizeof(int));
-	if (!link->fds) {
-		close(fd);
-		return -ENOMEM;
-	}
-	link->fds[0] = fd;
-	link->nfds = 1;
 	snprintf(link->desc, sizeof(link->desc), "raw_tracepoint:%s", spec->target);
-	return 0;
+	return bl_link_set_fd(link, fd);
 }
 
 const struct bl_provider bl_raw_tracepoint_provider = {

@@ -108,13 +108,9 @@ static int tp_attach(int prog_fd, const struct bl_attach_spec *spec, struct bl_l
 	if (pfd < 0)
 		return bl_error(-errno, "cannot open tracepoint %s: %s%s", spec->target, strerror(errno),
 				errno == EACCES || errno == EPERM ? bl_privilege_hint() : "");
-	link->fds = malloc(sizeof(int));
-	if (!link->fds) {
-		close(pfd);
-		return -ENOMEM;
-	}
-	link->fds[0] = pfd;
-	link->nfds = 1;
+	err = bl_link_set_fd(link, pfd);
+	if (err)
+		return err;
 	snprintf(link->desc, sizeof(link->desc), "tracepoint:%s", spec->target);
 	err = bl_perf_event_attach_bpf(pfd, prog_fd);
 	if (err)

@@ -59,15 +59,8 @@ static int up_attach(int prog_fd, const struct bl_attach_spec *spec, struct bl_l
 	if (pfd < 0)
 		return bl_error(pfd, "cannot attach %s: %s%s", link->desc, strerror(errno),
 				errno == EPERM || errno == EACCES ? bl_privilege_hint() : "");
-	link->fds = malloc(sizeof(int));
-	if (!link->fds) {
-		bpf_close_perf_event_fd(pfd);
-		bpf_detach_uprobe(link->ev_name);
-		return -ENOMEM;
-	}
-	link->fds[0] = pfd;
-	link->nfds = 1;
-	return 0;
+	/* on failure bl_attach's detach removes the event */
+	return bl_link_set_fd(link, pfd);
 }
 
 static void up_detach(struct bl_link *link)
