@@ -118,7 +118,8 @@ const struct bl_type *lbpf_event_type(lua_State *L, struct lbpf *b, int map)
 	return b->event_types[map];
 }
 
-static char *read_file(lua_State *L, const char *path)
+/* Pushes the contents of path as a string. */
+static void push_file(lua_State *L, const char *path)
 {
 	FILE *f = fopen(path, "r");
 	luaL_Buffer buf;
@@ -132,7 +133,6 @@ static char *read_file(lua_State *L, const char *path)
 		luaL_addlstring(&buf, chunk, n);
 	fclose(f);
 	luaL_pushresult(&buf);
-	return NULL;
 }
 
 /* Loads fn as prog_type once; later attaches reuse the fd. */
@@ -342,7 +342,7 @@ static int l_new(lua_State *L)
 		lua_getfield(L, 1, "src_file");
 		if (lua_isnil(L, -1))
 			return luaL_error(L, "BPF{} needs text or src_file");
-		read_file(L, luaL_checkstring(L, -1));
+		push_file(L, luaL_checkstring(L, -1));
 		lua_remove(L, -2);
 	}
 	co.text = luaL_checkstring(L, -1);

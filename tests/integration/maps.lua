@@ -93,4 +93,14 @@ t.ok(not ok and err:find("no table named 'nosuch'") and err:find("counts"), "mis
 
 b:cleanup()
 t.eq(t.bpf_fds(), 0, "BPF fds left after cleanup")
+
+-- src_file = path compiles a file's C the same way
+local path = os.tmpname()
+local f = io.open(path, "w")
+f:write("BPF_HASH(from_file, u32, u64);\n")
+f:close()
+local fb = BPF{ src_file = path }
+os.remove(path)
+t.eq(fb:get_table("from_file"):info().key_size, 4, "table of a src_file program")
+fb:cleanup()
 t.done("maps")
