@@ -229,7 +229,6 @@ const struct bl_features *bl_features(void)
 	feat.kprobes = exists("/sys/bus/event_source/devices/kprobe") || (*tfs && exists(path));
 	snprintf(path, sizeof(path), "%s/uprobe_events", tfs);
 	feat.uprobes = exists("/sys/bus/event_source/devices/uprobe") || (*tfs && exists(path));
-	feat.kconfig_kprobes = feat.kprobes ? "y" : bl_kconfig("CONFIG_KPROBES");
 	return &feat;
 }
 

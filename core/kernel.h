@@ -18,7 +18,6 @@ struct bl_features {
 	int perf_event_paranoid;
 	char tracefs[64];  /* "" when none could be found or mounted */
 	int tracefs_mounted_by_us;
-	const char *kconfig_kprobes; /* "y", "n" or NULL when the config is unreadable */
 };
 
 /* Probes on the first call; later calls return the same answers. */

@@ -561,6 +561,7 @@ static int l_features(lua_State *L)
 {
 	const struct bl_features *f = bl_features();
 	const struct bl_headers *h = bl_headers_host();
+	const char *cfg;
 
 	lua_newtable(L);
 #define B(k) (lua_pushboolean(L, f->k), lua_setfield(L, -2, #k))
@@ -573,7 +574,8 @@ static int l_features(lua_State *L)
 	lua_setfield(L, -2, "release");
 	lua_pushstring(L, f->tracefs);
 	lua_setfield(L, -2, "tracefs");
-	lua_pushstring(L, f->kconfig_kprobes ? f->kconfig_kprobes : "unknown");
+	cfg = f->kprobes ? "y" : bl_kconfig("CONFIG_KPROBES");
+	lua_pushstring(L, cfg ? cfg : "unknown");
 	lua_setfield(L, -2, "config_kprobes");
 	if (h) {
 		static const char *const how[] = { "BCC_KERNEL_SOURCE", "exact", "kheaders", "nearest" };

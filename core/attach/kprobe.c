@@ -16,14 +16,19 @@
 static int kp_attach(int prog_fd, const struct bl_attach_spec *spec, struct bl_link *link)
 {
 	const struct bl_features *f = bl_features();
+	const char *cfg;
 	int pfd;
 
-	if (!f->kprobes)
+	if (!f->kprobes) {
+		/* the kernel config is read only to explain the failure: it costs a gunzip */
+		cfg = bl_kconfig("CONFIG_KPROBES");
 		return bl_error(-EOPNOTSUPP,
 				"kprobes are not supported by this kernel (CONFIG_KPROBES is %s); cannot "
-				"attach %s %s. Use a tracepoint instead (bpflua -e 'probes(\"t:*\")' lists them)",
-				f->kconfig_kprobes && !strcmp(f->kconfig_kprobes, "n") ? "not set" : "unavailable",
-				spec->retprobe ? "kretprobe" : "kprobe", spec->target);
+				"attach %s %s. Use a tracepoint instead (see %s/events)",
+				cfg && !strcmp(cfg, "n") ? "not set" : "unavailable",
+				spec->retprobe ? "kretprobe" : "kprobe", spec->target,
+				*bl_tracefs() ? bl_tracefs() : "/sys/kernel/tracing");
+	}
 	snprintf(link->ev_name, sizeof(link->ev_name), "%s_bpflua_%d_%s", spec->retprobe ? "r" : "p",
 		 (int)getpid(), spec->target);
 	snprintf(link->desc, sizeof(link->desc), "%s:%s", spec->retprobe ? "kretprobe" : "kprobe", spec->target);
