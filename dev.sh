@@ -16,8 +16,9 @@ cd "$(dirname "$0")"
 #   cmake gcc make pkg-config  the build
 #   libcmocka-dev  C unit tests (test only)
 #   util-linux     unshare/setpriv for the no-BTF and no-privilege tests (test only)
+#   python3        parses the tracers' JSON and SVG output in tests (test only)
 RUN_PKGS="libbpfcc-dev liblua5.4-dev libelf-dev libjson-c-dev linux-headers-amd64 xz-utils cmake gcc make pkg-config libc6-dev"
-TEST_PKGS="libcmocka-dev util-linux procps"
+TEST_PKGS="libcmocka-dev util-linux procps python3"
 
 install_missing() {
 	local missing=()

@@ -689,6 +689,7 @@ int luaopen_bpf(lua_State *L)
 	bl_lua_table_open(L);
 
 	luaL_newlib(L, module_funcs);
+	bl_lua_process_open(L);
 	for (size_t i = 0; i < sizeof(consts) / sizeof(consts[0]); i++) {
 		lua_pushinteger(L, consts[i].v);
 		lua_setfield(L, -2, consts[i].name);

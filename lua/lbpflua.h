@@ -80,6 +80,9 @@ int bl_interrupted(void);
 
 int luaopen_bpf(lua_State *L);
 
+/* process.c: BPF.spawn (the -c command), isatty, errno_name */
+void bl_lua_process_open(lua_State *L);
+
 /* json.c */
 int bl_lua_json(lua_State *L);
 

@@ -301,6 +301,21 @@ static int t_name(lua_State *L)
 	return 1;
 }
 
+static const char *kind_name(int type)
+{
+	switch (type) {
+	case BPF_MAP_TYPE_HASH: return "hash";
+	case BPF_MAP_TYPE_ARRAY: return "array";
+	case BPF_MAP_TYPE_PERCPU_HASH: return "percpu_hash";
+	case BPF_MAP_TYPE_PERCPU_ARRAY: return "percpu_array";
+	case BPF_MAP_TYPE_LRU_HASH: return "lru_hash";
+	case BPF_MAP_TYPE_STACK_TRACE: return "stack_trace";
+	case BPF_MAP_TYPE_PERF_EVENT_ARRAY: return "perf_event_array";
+	case BPF_MAP_TYPE_RINGBUF: return "ringbuf";
+	default: return "other";
+	}
+}
+
 static int t_info(lua_State *L)
 {
 	struct ltable *t = check_table(L, 1);
@@ -319,6 +334,8 @@ static int t_info(lua_State *L)
 	lua_setfield(L, -2, "max_entries");
 	lua_pushboolean(L, is_percpu(m->type));
 	lua_setfield(L, -2, "percpu");
+	lua_pushstring(L, kind_name(m->type));
+	lua_setfield(L, -2, "kind");
 	return 1;
 }
 

@@ -1,33 +1,183 @@
--- syscount: the syscalls a host (or one process) makes, by count.
+-- syscount: the syscalls a host (or one process) makes: counts, errors by
+-- errno (-x), latency totals and log2 histograms (-L), per syscall or per
+-- process (-P).
 local probe = require("bpflua.probe")
+local hist = require("bpflua.hist")
+
+local function sum(v)
+  if type(v) ~= "table" then return v or 0 end
+  local s = 0
+  for _, x in ipairs(v) do s = s + x end
+  return s
+end
+
+-- latency values: per-CPU (by syscall) or one struct (by process)
+local function sum_lat(v)
+  if v.count then return v.count, v.ns end
+  local c, ns = 0, 0
+  for _, x in ipairs(v) do c = c + x.count; ns = ns + x.ns end
+  return c, ns
+end
+
+local HIST_SLOTS = 32 -- as in probes/syscount.c
+
+local function by_count(a, b)
+  if a.count ~= b.count then return a.count > b.count end
+  return tostring(a.name or a.syscall or a.comm) .. tostring(a.errno) < tostring(b.name or b.syscall or b.comm) .. tostring(b.errno)
+end
+
+local function truncate(rows, n)
+  if n > 0 then for i = #rows, n + 1, -1 do rows[i] = nil end end
+  return rows
+end
+
+-- JSON histograms: the non-empty buckets, in microseconds
+local function hist_json(vals)
+  local out = {}
+  local keys = {}
+  for k in pairs(vals) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    local lo = k == 0 and 0 or (1 << (k - 1))
+    out[#out + 1] = { from_us = lo, to_us = k == 0 and 1 or ((1 << k) - 1), count = vals[k] }
+  end
+  return out
+end
 
 return {
   name = "syscount",
-  description = "Top syscalls by count, for the whole system or one process",
+  description = "Syscall counts, errors (-x) and latency (-L), per syscall or per process (-P)",
   args = {
-    { "T", "top", type = "int", default = 10, help = "show the top N syscalls (0: all)" },
+    { "T", "top", type = "int", default = 10, min = 0, help = "show the top N rows (0: all)" },
+    { "P", "process", type = "flag", help = "count per process instead of per syscall" },
+    { "x", "errors", type = "flag", help = "count failed calls, by errno" },
+    { "L", "latency", type = "flag", help = "latency: total and average, and a log2 histogram per syscall" },
+    { nil, "comm", type = "string", help = "only processes with this command name" },
+    { "s", "syscall", type = "string", help = "only this syscall (a name such as openat)" },
   },
 
+  check = function(opts)
+    if opts.syscall and not BPF.syscall_number(opts.syscall) then
+      return "no syscall named '" .. opts.syscall .. "' on this machine"
+    end
+    if opts.comm and (#opts.comm > 15 or opts.comm:find('[%c"\\]')) then
+      return "--comm wants a command name of at most 15 plain characters"
+    end
+  end,
+
   init = function(opts)
-    local b = probe.load("syscount", { FILTER_PID = opts.pid, EXCLUDE_PID = BPF.getpid() })
-    opts.out:note(string.format("Tracing syscalls%s%s... Ctrl-C to end.",
-      opts.pid and (" of pid " .. opts.pid) or "",
+    local b = probe.load("syscount", {
+      FILTER_PID = opts.pid, EXCLUDE_PID = BPF.getpid(),
+      FILTER_NR = opts.syscall and BPF.syscall_number(opts.syscall),
+      FILTER_COMM = opts.comm and ('"' .. opts.comm .. '"'),
+      BY_PROCESS = opts.process, ERRORS = opts.errors,
+      LATENCY = opts.latency, HIST = opts.latency and not opts.process,
+    })
+    local what = opts.pid and (" of pid " .. opts.pid) or (opts.comm and (" of " .. opts.comm) or "")
+    opts.out:note(string.format("Tracing syscalls%s%s... Ctrl-C to end.", what,
       opts.duration and string.format(" for %g s", opts.duration) or ""))
-    return { b = b, counts = b:get_table("counts") }
+    local st = { b = b, counts = b:get_table("counts") }
+    if opts.process then st.comms = b:get_table("comms") end
+    if opts.errors then st.errors = b:get_table("errors") end
+    if opts.latency then st.latency = b:get_table("latency") end
+    if opts.latency and not opts.process then st.hist = b:get_table("hist") end
+    return st
   end,
 
   report = function(st, opts)
-    local rows = {}
-    for nr, percpu in st.counts:items() do
-      local n = 0
-      for _, c in ipairs(percpu) do n = n + c end
-      if n > 0 then rows[#rows + 1] = { syscall = BPF.syscall_name(nr), count = n } end
+    local name_of
+    if opts.process then
+      name_of = function(k)
+        local c = st.comms:get(k)
+        return c and c.comm or "?"
+      end
+    else
+      name_of = BPF.syscall_name
     end
-    table.sort(rows, function(a, b) return a.count > b.count or (a.count == b.count and a.syscall < b.syscall) end)
-    if opts.top > 0 then
-      for i = #rows, opts.top + 1, -1 do rows[i] = nil end
+    local rows, index = {}, {}
+    for k, v in st.counts:items() do
+      local n = sum(v)
+      if n > 0 then
+        local r = { key = k, name = name_of(k), count = n }
+        rows[#rows + 1] = r
+        index[k] = r
+      end
     end
-    opts.out:table(rows, { { "syscall", "SYSCALL", "%-22s" }, { "count", "COUNT", "%10d" } })
+    if st.latency then
+      for k, v in st.latency:items() do
+        local r = index[k]
+        local c, ns = sum_lat(v)
+        if r and c > 0 then
+          r.total_us = ns // 1000
+          r.avg_us = math.floor(ns / c / 10 + 0.5) / 100
+        end
+      end
+    end
+    local hists = {}
+    if st.hist then
+      for i, v in st.hist:items() do
+        local n = sum(v)
+        if n > 0 then
+          local key, slot = i // HIST_SLOTS, i % HIST_SLOTS
+          hists[key] = hists[key] or {}
+          hists[key][slot] = n
+        end
+      end
+    end
+
+    if opts.errors then
+      local erows = {}
+      for k, v in st.errors:items() do
+        local n = sum(v)
+        if n > 0 then
+          local r = { errno = BPF.errno_name(k.err), count = n }
+          if opts.process then r.pid, r.comm = k.key, name_of(k.key) else r.syscall = name_of(k.key) end
+          erows[#erows + 1] = r
+        end
+      end
+      table.sort(erows, by_count)
+      local cols = opts.process
+        and { { "pid", "PID", "%-8d" }, { "comm", "COMM", "%-16s" }, { "errno", "ERRNO", "%-14s" }, { "count", "COUNT", "%10d" } }
+        or { { "syscall", "SYSCALL", "%-22s" }, { "errno", "ERRNO", "%-14s" }, { "count", "COUNT", "%10d" } }
+      opts.out:table(truncate(erows, opts.top), cols)
+    else
+      table.sort(rows, by_count)
+      truncate(rows, opts.top)
+      local cols
+      if opts.process then
+        for _, r in ipairs(rows) do r.pid = r.key end
+        cols = { { "pid", "PID", "%-8d" }, { "name", "COMM", "%-16s" }, { "count", "COUNT", "%10d" } }
+      else
+        cols = { { "name", "SYSCALL", "%-22s" }, { "count", "COUNT", "%10d" } }
+      end
+      if opts.latency then
+        cols[#cols + 1] = { "total_us", "TIME(us)", "%14d" }
+        cols[#cols + 1] = { "avg_us", "AVG(us)", "%12.2f" }
+      end
+      if opts.format == "json" then
+        for _, r in ipairs(rows) do
+          if opts.process then r.comm = r.name else r.syscall = r.name end
+          if st.hist then r.hist = hist_json(hists[r.key] or {}) end
+          r.key, r.name = nil, nil
+        end
+        cols[opts.process and 2 or 1][1] = opts.process and "comm" or "syscall"
+        if st.hist then cols[#cols + 1] = { "hist" } end
+        opts.out:table(rows, cols)
+      else
+        opts.out:table(rows, cols)
+        for _, r in ipairs(rows) do
+          local h = hists[r.key]
+          if h then
+            opts.out:text("")
+            opts.out:text(r.name .. ":")
+            for _, l in ipairs(hist.log2_lines(h, "usecs")) do opts.out:text(l) end
+          end
+        end
+      end
+    end
     st.counts:clear()
+    if st.errors then st.errors:clear() end
+    if st.latency then st.latency:clear() end
+    if st.hist then st.hist:clear() end
   end,
 }

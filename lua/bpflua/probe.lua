@@ -29,4 +29,57 @@ function M.load(name, defs)
   return BPF{ text = M.text(name), cflags = cflags }
 end
 
+local function tracepoint_exists(name)
+  local cat, ev = name:match("^([^:]+):([^:]+)$")
+  local dir = BPF.features().tracefs
+  if not cat or not dir then return false end
+  local f = io.open(dir .. "/events/" .. cat .. "/" .. ev .. "/format", "r")
+  if f then f:close() end
+  return f ~= nil
+end
+
+local function kernel_function_exists(name)
+  local f = io.open("/proc/kallsyms", "r")
+  if not f then return false end
+  for line in f:lines() do
+    local sym = line:match("^%x+ %a (%S+)")
+    if sym == name then
+      f:close()
+      return true
+    end
+  end
+  f:close()
+  return false
+end
+
+-- Picks the first attach point this kernel has, from a list in order of
+-- preference: { {"tracepoint", "sock:inet_sock_set_state"},
+-- {"kprobe", "tcp_set_state"} }. Tracepoints are stable and need no
+-- headers; kprobes are the fallback on kernels that lack the tracepoint.
+-- Returns kind, name; raises a plain error naming what is missing.
+function M.choose(what, candidates)
+  local missing = {}
+  local f = BPF.features()
+  for _, c in ipairs(candidates) do
+    local kind, name = c[1], c[2]
+    if kind == "tracepoint" then
+      if tracepoint_exists(name) then return kind, name end
+      missing[#missing + 1] = "tracepoint " .. name .. " does not exist on this kernel"
+    elseif kind == "kprobe" or kind == "kretprobe" then
+      if not f.kprobes then
+        missing[#missing + 1] = string.format("%s %s needs kprobes, which this kernel lacks (CONFIG_KPROBES=%s)",
+                                              kind, name, f.config_kprobes or "unknown")
+      elseif not kernel_function_exists(name) then
+        missing[#missing + 1] = string.format("%s %s: no such kernel function in /proc/kallsyms", kind, name)
+      else
+        return kind, name
+      end
+    else
+      return kind, name
+    end
+  end
+  error({ plain = string.format("cannot trace %s on this host:\n  %s\n(`bpflua doctor` shows what this host supports)",
+                                what, table.concat(missing, "\n  ")) })
+end
+
 return M

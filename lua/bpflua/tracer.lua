@@ -14,6 +14,9 @@ local COMMON = {
   { nil, "format", type = "choice", choices = { "text", "json" }, default = "text",
     help = "output format: text or json (one object per line)" },
   { "o", "output", type = "string", help = "write the report to FILE instead of stdout" },
+  { "c", "command", type = "string", metavar = "'COMMAND'",
+    help = "run COMMAND, trace only it, stop when it exits (also: -- COMMAND ARGS)" },
+  { nil, "perf-buffer", type = "flag", help = "stream events through a perf buffer even where ring buffers exist" },
 }
 
 function M.search_path()
@@ -102,6 +105,34 @@ local function convert(decl, a, flag, v)
   return v
 end
 
+-- "-c 'COMMAND'": a plain command is executed directly, so its pid is the
+-- one traced; anything with shell syntax goes through /bin/sh.
+local function command_argv(opts)
+  if opts.command_argv then return opts.command_argv end
+  local cmd = opts.command
+  if cmd:find("[|&;<>()$`\\\"'*?%[%]#~=%%{}]") then return { "/bin/sh", "-c", cmd } end
+  local argv = {}
+  for w in cmd:gmatch("%S+") do argv[#argv + 1] = w end
+  if #argv == 0 then error({ plain = "-c: empty command" }) end
+  return argv
+end
+
+local function executable(name)
+  if name:find("/") then
+    local f = io.open(name, "r")
+    if f then f:close() end
+    return f ~= nil
+  end
+  for dir in (os.getenv("PATH") or "/usr/bin:/bin"):gmatch("[^:]+") do
+    local f = io.open(dir .. "/" .. name, "r")
+    if f then
+      f:close()
+      return true
+    end
+  end
+  return false
+end
+
 -- argv: list of strings after the tracer's name. Returns opts, or raises
 -- a plain error naming the bad argument. "--help" returns nil.
 function M.parse(decl, argv)
@@ -144,6 +175,15 @@ function M.parse(decl, argv)
     end
     i = i + 1
   end
+  if opts.command and opts.command_argv then usage_error(decl, "give either -c COMMAND or -- COMMAND, not both") end
+  if opts.pid and (opts.command or opts.command_argv) then usage_error(decl, "-p and -c exclude each other") end
+  if opts.command or opts.command_argv then
+    opts.command_argv = command_argv(opts)
+    if #opts.command_argv == 0 then usage_error(decl, "-- needs a command after it") end
+    if not executable(opts.command_argv[1]) then
+      usage_error(decl, "cannot run the command: no such program '" .. opts.command_argv[1] .. "'")
+    end
+  end
   if decl.check then
     local err = decl.check(opts)
     if err then usage_error(decl, err) end
@@ -155,16 +195,52 @@ local function timestamp()
   return os.date("%H:%M:%S")
 end
 
+-- A one-line status on stderr while a trace runs on a terminal.
+local Status = {}
+Status.__index = Status
+
+local function new_status(decl)
+  return setmetatable({ on = BPF.isatty(2) and os.getenv("TERM") ~= "dumb", shown = false,
+                        last = 0, decl = decl }, Status)
+end
+
+function Status:show(st, elapsed)
+  if not self.on or elapsed - self.last < 0.5 then return end
+  self.last = elapsed
+  local s = string.format("%s: %.0fs", self.decl.name, elapsed)
+  local c = self.decl.status and self.decl.status(st)
+  if c then
+    if c.events then s = s .. string.format(", %d events", c.events) end
+    if c.lost then s = s .. string.format(", %d lost", c.lost) end
+  end
+  io.stderr:write("\r\27[K", s, " (Ctrl-C to end)")
+  self.shown = true
+end
+
+function Status:clear()
+  if self.shown then io.stderr:write("\r\27[K") end
+  self.shown = false
+end
+
 -- The event loop: poll (or sleep), report every interval, stop at the
--- duration or on Ctrl-C, then a final report. Cleanup is the BPF objects'
--- own: they detach when collected, on error too.
+-- duration, on Ctrl-C or when the -c command exits, then a final report.
+-- Cleanup is the BPF objects' own: they detach when collected, on error too.
 function M.run(decl, opts)
+  require("bpflua.events").force_perf(opts.perf_buffer)
   opts.out = output.new({ format = opts.format, path = opts.output })
+  local child
   local ok, err = pcall(function()
+    if opts.command or opts.command_argv then
+      child = BPF.spawn(opts.command_argv)
+      opts.pid = child:pid()
+    end
     local st = decl.init(opts) or {}
+    if child then child:start() end
+    local status = new_status(decl)
     local start = BPF.monotonic()
     local last = start
-    local tick = decl.poll and 0.1 or 1.0
+    local tick = decl.poll and 0.1 or 0.25
+    local exit_code
     while true do
       local now = BPF.monotonic()
       local left = opts.duration and (start + opts.duration - now) or math.huge
@@ -178,13 +254,25 @@ function M.run(decl, opts)
       end
       if BPF.interrupted() then break end
       if decl.stop_when and decl.stop_when(st, opts) then break end
+      if child then
+        local exited, code = child:wait(false)
+        if exited then
+          exit_code = code
+          break
+        end
+      end
       now = BPF.monotonic()
+      status:show(st, now - start)
       if opts.interval and now - last >= opts.interval - 1e-3 then
         last = now
+        status:clear()
         opts.out:text("[" .. timestamp() .. "]")
         if decl.report then decl.report(st, opts, false) end
       end
     end
+    status:clear()
+    if decl.poll then decl.poll(st, opts, 0) end -- what is still queued
+    if exit_code then opts.out:note(string.format("%s: the command exited with status %d", decl.name, exit_code)) end
     if decl.report and not (opts.interval and BPF.monotonic() - last < 1e-3) then
       if opts.interval then opts.out:text("[" .. timestamp() .. "]") end
       decl.report(st, opts, true)
@@ -192,6 +280,7 @@ function M.run(decl, opts)
     if decl.finish then decl.finish(st, opts) end
     if st.b and st.b.cleanup then st.b:cleanup() end
   end)
+  if child then child:kill() end
   opts.out:close(ok)
   if not ok then error(err, 0) end
   return 0

@@ -37,4 +37,52 @@ check "$here/../no_btf.sh"
 while read -r line; do
 	printf '%s' "$line" | grep -Eq '^\{"syscall":"[a-z0-9_]+","count":[0-9]+\}$' || { echo "bad json: $line"; exit 1; }
 done <"$tmp/json"
-echo "syscount: 3 checks passed"
+
+# -c runs the command under trace: counts are exact
+"$BPFLUA" run syscount -c "$BPFLUA_WORKLOAD getppid 12345" >"$tmp/out" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
+grep -Eq '^getppid +12345$' "$tmp/out" || { cat "$tmp/out"; echo "FAIL: -c getppid 12345"; exit 1; }
+
+# -x: failed calls by errno
+"$BPFLUA" run syscount -x -- "$BPFLUA_WORKLOAD" openfail 777 >"$tmp/out" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
+grep -Eq '^openat +ENOENT +777$' "$tmp/out" || { cat "$tmp/out"; echo "FAIL: -x openat ENOENT 777"; exit 1; }
+
+# -L: 1 ms sleeps land in the 1 ms buckets (1000 us sits just under 1024,
+# so 512-1023 and 1024-2047 are both right), none below; JSON parses
+"$BPFLUA" run syscount -L --format json -c "$BPFLUA_WORKLOAD nanosleep 100" >"$tmp/json" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
+python3 - "$tmp/json" <<'PY' || exit 1
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]  # the workload prints its pid too
+r = [r for r in rows if r["syscall"] == "clock_nanosleep"]
+assert len(r) == 1, rows
+r = r[0]
+assert r["count"] == 100, r
+near = sum(b["count"] for b in r["hist"] if b["from_us"] in (512, 1024))
+below = sum(b["count"] for b in r["hist"] if b["to_us"] < 512)
+assert near == 100 and below == 0, r["hist"]
+assert 1000 <= r["avg_us"] < 5000, r
+print("latency json:", r["count"], "calls, avg", r["avg_us"], "us")
+PY
+"$BPFLUA" run syscount -L -c "$BPFLUA_WORKLOAD nanosleep 10" >"$tmp/out" 2>&1
+grep -q '^clock_nanosleep:$' "$tmp/out" && grep -q 'usecs' "$tmp/out" || { cat "$tmp/out"; echo "FAIL: -L text histogram"; exit 1; }
+
+# -P: per process, with the command's name
+"$BPFLUA" run syscount -P -c "$BPFLUA_WORKLOAD getppid 5000" >"$tmp/out" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
+awk '$2 == "workload" && $3 >= 5000 && $3 < 5200 { ok = 1 } END { exit !ok }' "$tmp/out" || { cat "$tmp/out"; echo "FAIL: -P"; exit 1; }
+
+# --comm and -s filter: a second copy of the workload under another name is left out
+cp "$BPFLUA_WORKLOAD" "$tmp/otherload"
+rm -f "$tmp/gate" "$tmp/err"
+"$BPFLUA" run syscount --comm workload -s getppid -d 3 >"$tmp/out" 2>"$tmp/err" &
+tracer=$!
+for _ in $(seq 1 600); do grep -q Tracing "$tmp/err" 2>/dev/null && break; sleep 0.05; done
+"$BPFLUA_WORKLOAD" getppid 1000 >/dev/null
+"$tmp/otherload" getppid 500 >/dev/null
+wait "$tracer" || { cat "$tmp/err"; exit 1; }
+[ "$(grep -c . "$tmp/out")" = 2 ] && grep -Eq '^getppid +1000$' "$tmp/out" || { cat "$tmp/out"; echo "FAIL: --comm/-s filters"; exit 1; }
+
+# bad arguments are refused before anything is compiled
+if "$BPFLUA" run syscount -s nosuchcall 2>"$tmp/err"; then echo "FAIL: -s nosuchcall accepted"; exit 1; fi
+grep -q "no syscall named 'nosuchcall'" "$tmp/err" || { cat "$tmp/err"; exit 1; }
+if "$BPFLUA" run syscount -c "/nonexistent/cmd" 2>"$tmp/err"; then echo "FAIL: missing command accepted"; exit 1; fi
+grep -q "cannot run" "$tmp/err" || { cat "$tmp/err"; exit 1; }
+echo "syscount: 11 checks passed"

@@ -64,6 +64,19 @@ if not BPF.features().kprobes then
   end, "kprobes are not supported by this kernel")
 end
 
+-- tracers pick their attach point by what this kernel has
+local probe = require("bpflua.probe")
+local kind, name = probe.choose("getppid", { { "tracepoint", "syscalls:sys_enter_nosuchcall" },
+                                              { "tracepoint", "syscalls:sys_enter_getppid" } })
+t.eq(kind .. " " .. name, "tracepoint syscalls:sys_enter_getppid", "first existing tracepoint chosen")
+if not BPF.features().kprobes then
+  local ok, err = pcall(probe.choose, "TCP state changes", { { "tracepoint", "sock:no_such_state" },
+                                                             { "kprobe", "tcp_set_state" } })
+  err = type(err) == "table" and err.plain or tostring(err)
+  t.ok(not ok and err:find("tracepoint sock:no_such_state does not exist", 1, true)
+       and err:find("needs kprobes, which this kernel lacks", 1, true), "no attach point: " .. err)
+end
+
 -- a Lua error inside an event callback surfaces from the poll
 fails("callback error", function()
   local b = BPF{ text = [[

@@ -4,11 +4,14 @@
  *   workload getppid N [GATE]   N getppid() calls; with GATE, first wait
  *                               until that file exists (the tracer is ready)
  *   workload uprobe N           calls bl_traced_function() N times
+ *   workload openfail N         N open() calls of a missing file (ENOENT)
+ *   workload nanosleep N        N sleeps of 1 ms
  *   workload burn SECONDS [GATE] spins in bl_burn_cpu() for SECONDS, then
  *                               stays alive until GATE exists, so that its
  *                               stacks can still be symbolized
  *
  * Prints its pid first, so a test can filter on it. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +50,7 @@ static void wait_for(const char *gate)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: workload getppid|uprobe|burn N [GATE]\n");
+		fprintf(stderr, "usage: workload getppid|uprobe|openfail|nanosleep|burn N [GATE]\n");
 		return 2;
 	}
 	printf("%d\n", (int)getpid());
@@ -64,6 +67,18 @@ int main(int argc, char **argv)
 
 		for (long i = 0; i < n; i++)
 			bl_traced_function((unsigned long)i);
+	} else if (!strcmp(argv[1], "openfail")) {
+		long n = atol(argv[2]);
+
+		for (long i = 0; i < n; i++)
+			if (open("/nonexistent/bpflua-workload", O_RDONLY) >= 0)
+				return 1;
+	} else if (!strcmp(argv[1], "nanosleep")) {
+		long n = atol(argv[2]);
+		struct timespec ms = { 0, 1000000 };
+
+		for (long i = 0; i < n; i++)
+			nanosleep(&ms, NULL);
 	} else if (!strcmp(argv[1], "burn")) {
 		bl_burn_cpu(atof(argv[2]));
 		printf("done\n");

@@ -1,0 +1,88 @@
+-- One way for a tracer to stream events, whatever the kernel offers: a ring
+-- buffer where the kernel has one (5.8+), a perf buffer otherwise, or when
+-- the user forces it (--perf-buffer, or BPFLUA_EVENTS=perf).
+--
+-- libbcc refuses map calls inside macros, so a snippet spells both paths
+-- out under #ifdef BL_RINGBUF (see probes/events.h for the pattern) and
+-- counts the events it could not submit in a per-CPU array "events_lost".
+local M = {}
+
+local forced_perf = false
+
+function M.force_perf(yes)
+  forced_perf = yes and true or false
+end
+
+function M.use_ring()
+  if forced_perf or os.getenv("BPFLUA_EVENTS") == "perf" then return false end
+  return BPF.features().ringbuf
+end
+
+-- The -D options a snippet needs. drain_on_timer: the program skips the
+-- wake-up per event (BPF_RB_NO_WAKEUP) and the reader drains on a timer,
+-- which costs the traced workload far less than a wake-up per event.
+function M.defines(defs, drain_on_timer)
+  defs = defs or {}
+  if M.use_ring() then
+    defs.BL_RINGBUF = true
+    defs.BL_RB_FLAGS = drain_on_timer and 1 or 0 -- BPF_RB_NO_WAKEUP
+  end
+  return defs
+end
+
+local Reader = {}
+Reader.__index = Reader
+
+-- Opens table `name` of BPF object b for callback cb(event, size).
+function M.open(b, name, cb, opts)
+  opts = opts or {}
+  local t = b:get_table(name)
+  local kind = t:info().kind
+  local r = setmetatable({ b = b, perf_lost = 0, ring = kind == "ringbuf",
+                           timed = opts.timed }, Reader)
+  if r.ring then
+    t:open_ring_buffer(cb)
+  elseif kind == "perf_event_array" then
+    t:open_perf_buffer(cb, { page_cnt = opts.page_cnt or 256,
+                             lost_cb = function(n) r.perf_lost = r.perf_lost + n end })
+  else
+    error(string.format("table '%s' is a %s, not a ring or perf buffer", name, kind), 2)
+  end
+  local ok, lost = pcall(b.get_table, b, "events_lost")
+  r.lost_table = ok and lost or nil
+  return r
+end
+
+-- Waits up to ms for events and hands them to the callback. A timed reader
+-- (the program does not wake it) sleeps and then drains what is queued.
+function Reader:poll(ms)
+  if not self.ring then return self.b:perf_buffer_poll(ms) end
+  if self.timed then
+    if ms > 0 and not BPF.sleep(ms / 1000) then return 0 end
+    return self.b:ring_buffer_consume()
+  end
+  return self.b:ring_buffer_poll(ms)
+end
+
+-- Drains whatever is queued, without waiting.
+function Reader:drain()
+  if self.ring then return self.b:ring_buffer_consume() end
+  local n, total = 1, 0
+  while n > 0 do
+    n = self.b:perf_buffer_poll(0)
+    total = total + n
+  end
+  return total
+end
+
+function Reader:lost()
+  local n = self.perf_lost
+  if self.lost_table then n = n + self.lost_table:sum(0) end
+  return n
+end
+
+function Reader:kind()
+  return self.ring and "ring buffer" or "perf buffer"
+end
+
+return M

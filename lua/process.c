@@ -1,0 +1,207 @@
+/* The command a tracer runs with -c: started stopped at a gate, so the
+ * probes (filtered on its pid) are attached before it makes its first
+ * call; killed and reaped if the tracer fails, so nothing is left behind. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lbpflua.h"
+
+#define CHILD_MT "bpflua.Child"
+
+struct lchild {
+	pid_t pid;
+	int gate;   /* write end: one byte lets the child exec */
+	int errfd;  /* read end: the exec's errno, or EOF when exec worked */
+	int done;
+	int status;
+};
+
+/* BPF.spawn({ "prog", "arg", ... }) -> child, stopped before exec */
+static int l_spawn(lua_State *L)
+{
+	int gate[2], err[2];
+	size_t n;
+	char **argv;
+	struct lchild *c;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	n = lua_rawlen(L, 1);
+	if (!n)
+		return luaL_error(L, "spawn: empty command");
+	argv = lua_newuserdatauv(L, (n + 1) * sizeof(*argv), 0);
+	for (size_t i = 0; i < n; i++) {
+		lua_rawgeti(L, 1, (lua_Integer)i + 1);
+		argv[i] = (char *)luaL_checkstring(L, -1);
+		lua_pop(L, 1); /* the strings stay alive in the argument table */
+	}
+	argv[n] = NULL;
+	c = lua_newuserdatauv(L, sizeof(*c), 0);
+	memset(c, 0, sizeof(*c));
+	c->gate = c->errfd = -1;
+	c->done = 1;
+	luaL_setmetatable(L, CHILD_MT);
+	if (pipe2(gate, O_CLOEXEC))
+		return luaL_error(L, "spawn: pipe: %s", strerror(errno));
+	if (pipe2(err, O_CLOEXEC)) {
+		close(gate[0]);
+		close(gate[1]);
+		return luaL_error(L, "spawn: pipe: %s", strerror(errno));
+	}
+	c->pid = fork();
+	if (c->pid < 0) {
+		int e = errno;
+
+		close(gate[0]); close(gate[1]); close(err[0]); close(err[1]);
+		return luaL_error(L, "spawn: fork: %s", strerror(e));
+	}
+	if (c->pid == 0) {
+		char b;
+		sigset_t none;
+		int e;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		close(gate[1]);
+		close(err[0]);
+		if (read(gate[0], &b, 1) != 1)
+			_exit(127); /* the tracer went away before starting us */
+		execvp(argv[0], argv);
+		e = errno;
+		if (write(err[1], &e, sizeof(e)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(gate[0]);
+	close(err[1]);
+	c->gate = gate[1];
+	c->errfd = err[0];
+	c->done = 0;
+	return 1;
+}
+
+static struct lchild *check_child(lua_State *L)
+{
+	return luaL_checkudata(L, 1, CHILD_MT);
+}
+
+/* child:start(): lets it exec; raises if the command cannot be run */
+static int c_start(lua_State *L)
+{
+	struct lchild *c = check_child(L);
+	int e = 0;
+	ssize_t n;
+
+	if (c->gate < 0)
+		return luaL_error(L, "the command was already started");
+	if (write(c->gate, "x", 1) != 1)
+		return luaL_error(L, "cannot start the command: %s", strerror(errno));
+	close(c->gate);
+	c->gate = -1;
+	do
+		n = read(c->errfd, &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(c->errfd);
+	c->errfd = -1;
+	if (n == sizeof(e)) {
+		waitpid(c->pid, &c->status, 0);
+		c->done = 1;
+		lua_newtable(L);
+		lua_pushfstring(L, "cannot run the command: %s", strerror(e));
+		lua_setfield(L, -2, "plain");
+		return lua_error(L);
+	}
+	return 0;
+}
+
+/* child:wait(block) -> exited, exit_code (128+N for signal N) */
+static int c_wait(lua_State *L)
+{
+	struct lchild *c = check_child(L);
+	int block = lua_toboolean(L, 2);
+
+	if (!c->done) {
+		pid_t r;
+
+		do
+			r = waitpid(c->pid, &c->status, block ? 0 : WNOHANG);
+		while (r < 0 && errno == EINTR && block);
+		if (r == c->pid)
+			c->done = 1;
+	}
+	lua_pushboolean(L, c->done);
+	if (!c->done)
+		return 1;
+	lua_pushinteger(L, WIFEXITED(c->status) ? WEXITSTATUS(c->status) : 128 + WTERMSIG(c->status));
+	return 2;
+}
+
+static int c_pid(lua_State *L)
+{
+	lua_pushinteger(L, check_child(L)->pid);
+	return 1;
+}
+
+/* Unstarted or still running when the tracer ends on an error: kill it. */
+static int c_gc(lua_State *L)
+{
+	struct lchild *c = check_child(L);
+
+	if (c->gate >= 0)
+		close(c->gate); /* an unstarted child exits on EOF */
+	if (c->errfd >= 0)
+		close(c->errfd);
+	c->gate = c->errfd = -1;
+	if (!c->done) {
+		if (waitpid(c->pid, &c->status, WNOHANG) != c->pid) {
+			kill(c->pid, SIGTERM);
+			waitpid(c->pid, &c->status, 0);
+		}
+		c->done = 1;
+	}
+	return 0;
+}
+
+static int l_isatty(lua_State *L)
+{
+	lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+	return 1;
+}
+
+static int l_errno_name(lua_State *L)
+{
+	const char *n = strerrorname_np((int)luaL_checkinteger(L, 1));
+
+	if (n)
+		lua_pushstring(L, n);
+	else
+		lua_pushfstring(L, "E%d", (int)lua_tointeger(L, 1));
+	return 1;
+}
+
+void bl_lua_process_open(lua_State *L)
+{
+	static const luaL_Reg methods[] = {
+		{ "start", c_start }, { "wait", c_wait }, { "pid", c_pid }, { "kill", c_gc }, { NULL, NULL },
+	};
+	static const luaL_Reg funcs[] = {
+		{ "spawn", l_spawn }, { "isatty", l_isatty }, { "errno_name", l_errno_name }, { NULL, NULL },
+	};
+
+	if (luaL_newmetatable(L, CHILD_MT)) {
+		luaL_newlib(L, methods);
+		lua_setfield(L, -2, "__index");
+		lua_pushcfunction(L, c_gc);
+		lua_setfield(L, -2, "__gc");
+		lua_pushcfunction(L, c_gc);
+		lua_setfield(L, -2, "__close");
+	}
+	lua_pop(L, 1);
+	luaL_setfuncs(L, funcs, 0); /* into the module table on top */
+}

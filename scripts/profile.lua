@@ -1,0 +1,178 @@
+-- profile: CPU profile by perf-event sampling, with stacks counted in the
+-- kernel and symbolized here: top functions, folded stacks, or a flame
+-- graph SVG.
+local probe = require("bpflua.probe")
+local flamegraph = require("bpflua.flamegraph")
+
+-- User stacks are symbolized while their process lives: a process that
+-- exits takes its memory map along. So stacks are resolved as they appear,
+-- every half second, not only at the end.
+local RESOLVE_EVERY = 0.5
+
+local function frame_name(s)
+  return (s:gsub(";", ":"))
+end
+
+local function resolve(st)
+  local b = st.b
+  for k in st.counts:items() do
+    if k.user_stack >= 0 then
+      local id = k.pid .. ":" .. k.user_stack
+      if not st.ustacks[id] then
+        local frames = {}
+        for ip in st.stacks:walk(k.user_stack) do frames[#frames + 1] = frame_name(b:sym(ip, k.pid)) end
+        st.ustacks[id] = frames
+      end
+    end
+    if k.kernel_stack >= 0 and not st.kstacks[k.kernel_stack] then
+      local frames = {}
+      for ip in st.stacks:walk(k.kernel_stack) do frames[#frames + 1] = frame_name(BPF.ksym(ip)) .. "_[k]" end
+      st.kstacks[k.kernel_stack] = frames
+    end
+  end
+  st.last_resolve = BPF.monotonic()
+end
+
+local function samples(st)
+  return st.total:get(0) or 0
+end
+
+-- Stacks as { comm, pid, count, user = {innermost first}, kernel = {...} },
+-- one per distinct (pid, user stack, kernel stack).
+local function collect(st)
+  resolve(st)
+  local out = {}
+  for k, n in st.counts:items() do
+    local user = k.user_stack >= 0 and st.ustacks[k.pid .. ":" .. k.user_stack] or {}
+    if k.user_stack < 0 and k.user_stack ~= -14 and not st.kernel_only then
+      user = { "[lost stack]" } -- -EFAULT is a kernel thread; anything else was a full stack map
+    end
+    local kernel = k.kernel_stack >= 0 and st.kstacks[k.kernel_stack] or {}
+    out[#out + 1] = { comm = k.comm, pid = k.pid, count = n, user = user, kernel = kernel }
+  end
+  table.sort(out, function(a, b) return a.count > b.count end)
+  return out
+end
+
+-- root first: comm; user frames outermost to innermost; kernel frames
+local function root_first(s)
+  local frames = { frame_name(s.comm) }
+  for i = #s.user, 1, -1 do frames[#frames + 1] = s.user[i] end
+  for i = #s.kernel, 1, -1 do frames[#frames + 1] = s.kernel[i] end
+  return frames
+end
+
+local function top_functions(stacks, n)
+  local self_, total, all = {}, {}, 0
+  for _, s in ipairs(stacks) do
+    all = all + s.count
+    local leaf = s.kernel[1] or s.user[1] or ("[" .. s.comm .. "]")
+    self_[leaf] = (self_[leaf] or 0) + s.count
+    local seen = {}
+    for _, f in ipairs(s.kernel) do seen[f] = true end
+    for _, f in ipairs(s.user) do seen[f] = true end
+    seen[leaf] = true
+    for f in pairs(seen) do total[f] = (total[f] or 0) + s.count end
+  end
+  local rows = {}
+  for f, c in pairs(total) do
+    rows[#rows + 1] = { ["function"] = f, self = self_[f] or 0, total = c,
+                        self_pct = all > 0 and (self_[f] or 0) * 100 / all or 0,
+                        total_pct = all > 0 and c * 100 / all or 0 }
+  end
+  table.sort(rows, function(a, b)
+    if a.self ~= b.self then return a.self > b.self end
+    if a.total ~= b.total then return a.total > b.total end
+    return a["function"] < b["function"]
+  end)
+  if n > 0 then for i = #rows, n + 1, -1 do rows[i] = nil end end
+  return rows, all
+end
+
+return {
+  name = "profile",
+  description = "CPU profile by sampling: top functions, folded stacks or a flame graph SVG",
+  args = {
+    { "F", "frequency", type = "int", default = 99, min = 1, help = "samples per second per CPU" },
+    { nil, "max-samples", type = "int", default = 100000, min = 1, help = "stop after N samples" },
+    { "U", "user-only", type = "flag", help = "user stacks only" },
+    { "K", "kernel-only", type = "flag", help = "kernel stacks only" },
+    { nil, "idle", type = "flag", help = "include the idle task" },
+    { "T", "top", type = "int", default = 20, min = 0, help = "text format: show the top N functions (0: all)" },
+    { nil, "format", type = "choice", choices = { "text", "json", "folded", "svg" }, default = "text",
+      help = "top functions (text), stacks (json), folded stacks, or a flame graph (svg)" },
+  },
+
+  check = function(opts)
+    if opts.user_only and opts.kernel_only then return "-U and -K exclude each other" end
+    if opts.interval and (opts.format == "svg" or opts.format == "folded") then
+      return "-i works with text and json output; a flame graph covers the whole run"
+    end
+    if opts.frequency > 100000 then return "-F: at most 100000 Hz" end
+  end,
+
+  init = function(opts)
+    local b = probe.load("profile", {
+      FILTER_PID = opts.pid, EXCLUDE_PID = BPF.getpid(), INCLUDE_IDLE = opts.idle,
+      USER_ONLY = opts.user_only, KERNEL_ONLY = opts.kernel_only, MAX_SAMPLES = opts.max_samples,
+    })
+    b:attach_perf_event{ ev_type = BPF.PERF_TYPE_SOFTWARE, ev_config = BPF.PERF_COUNT_SW_CPU_CLOCK,
+                         fn_name = "on_sample", sample_freq = opts.frequency, pid = -1, cpu = -1 }
+    opts.out:note(string.format("Sampling %s at %d Hz%s... Ctrl-C to end.",
+      opts.pid and ("pid " .. opts.pid) or "all CPUs", opts.frequency,
+      opts.duration and string.format(" for %g s", opts.duration) or ""))
+    return { b = b, counts = b:get_table("counts"), stacks = b:get_table("stacks"),
+             total = b:get_table("total"), ustacks = {}, kstacks = {}, last_resolve = BPF.monotonic(),
+             kernel_only = opts.kernel_only }
+  end,
+
+  poll = function(st, opts, ms)
+    if ms > 0 then BPF.sleep(ms / 1000) end
+    if BPF.monotonic() - st.last_resolve >= RESOLVE_EVERY then resolve(st) end
+  end,
+
+  status = function(st)
+    return { events = samples(st) }
+  end,
+
+  stop_when = function(st, opts)
+    if samples(st) >= opts.max_samples then
+      st.capped = true
+      return true
+    end
+  end,
+
+  report = function(st, opts, final)
+    local stacks = collect(st)
+    local out = opts.out
+    if opts.format == "folded" or opts.format == "svg" then
+      local list = {}
+      for _, s in ipairs(stacks) do list[#list + 1] = { frames = root_first(s), count = s.count } end
+      if opts.format == "folded" then
+        for _, l in ipairs(flamegraph.folded(list)) do out:write(l .. "\n") end
+      else
+        out:write(flamegraph.svg(list, string.format("CPU profile, %d Hz%s", opts.frequency,
+          opts.pid and (", pid " .. opts.pid) or "")))
+      end
+    elseif opts.format == "json" then
+      for _, s in ipairs(stacks) do
+        out:record({ pid = s.pid, comm = s.comm, count = s.count, ustack = s.user, kstack = s.kernel },
+                   { { "pid" }, { "comm" }, { "count" }, { "ustack" }, { "kstack" } })
+      end
+    else
+      local rows, all = top_functions(stacks, opts.top)
+      out:table(rows, { { "self", "SELF", "%8d" }, { "self_pct", "SELF%", "%6.1f" },
+                        { "total", "TOTAL", "%8d" }, { "total_pct", "TOTAL%", "%6.1f" },
+                        { "function", "FUNCTION", "%s" } })
+      out:text(string.format("%d samples", all))
+    end
+    out:flush()
+    if final and st.capped then
+      out:note(string.format("profile: stopped after %d samples (--max-samples)", opts.max_samples))
+    end
+    if not final then
+      st.counts:clear()
+      st.total:set(0, 0)
+    end
+  end,
+}

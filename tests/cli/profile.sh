@@ -1,0 +1,56 @@
+#!/bin/bash
+# profile -c on a CPU burner: most samples land in bl_burn_cpu, in every
+# output format; the SVG is well-formed XML; --max-samples stops exactly.
+set -euo pipefail
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+burn="$BPFLUA_WORKLOAD burn 1.5"
+
+"$BPFLUA" run profile -c "$burn" >"$tmp/text" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
+cat "$tmp/text"
+# first row of the table: the function with the most self samples
+awk '/FUNCTION/ { getline; exit !($5 == "bl_burn_cpu" && $2 >= 90) }' "$tmp/text" || { echo "FAIL: top function"; exit 1; }
+
+"$BPFLUA" run profile -c "$burn" --format folded -o "$tmp/folded" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
+awk '{ n = $NF; all += n; if ($0 ~ /;main;bl_burn_cpu /) burn += n }
+     END { printf "folded: %d of %d samples in bl_burn_cpu\n", burn, all; exit !(all >= 100 && burn >= 0.9 * all) }' "$tmp/folded" \
+	|| { cat "$tmp/folded"; echo "FAIL: folded"; exit 1; }
+
+"$BPFLUA" run profile -c "$burn" --format svg -o "$tmp/cpu.svg" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
+python3 - "$tmp/cpu.svg" <<'PY' || { echo "FAIL: svg"; exit 1; }
+import sys, re, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+ns = "{http://www.w3.org/2000/svg}"
+assert root.tag == ns + "svg", root.tag
+titles = [t.text for t in root.iter(ns + "title")]
+burn = [t for t in titles if t.startswith("bl_burn_cpu ")]
+assert burn, titles
+n = int(re.search(r"\((\d+) samples", burn[0]).group(1))
+total = int(re.search(r"\((\d+) samples", [t for t in titles if t.startswith("all ")][0]).group(1))
+assert total >= 100 and n >= 0.9 * total, (n, total)
+print("svg: well-formed,", n, "of", total, "samples in bl_burn_cpu")
+PY
+
+"$BPFLUA" run profile -c "$burn" --format json >"$tmp/json" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
+python3 - "$tmp/json" <<'PY' || { echo "FAIL: json"; exit 1; }
+import sys, json
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]  # the workload prints too
+total = sum(r["count"] for r in rows)
+burn = sum(r["count"] for r in rows if r["ustack"][:1] == ["bl_burn_cpu"])
+assert all(r["comm"] == "workload" for r in rows), rows
+assert total >= 100 and burn >= 0.9 * total, (burn, total)
+print("json:", len(rows), "stacks,", burn, "of", total, "samples innermost in bl_burn_cpu")
+PY
+
+# --max-samples stops the trace at exactly that many
+"$BPFLUA" run profile -c "$BPFLUA_WORKLOAD burn 3" --max-samples 50 >"$tmp/text" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
+grep -q '^50 samples$' "$tmp/text" && grep -q 'stopped after 50 samples' "$tmp/err" \
+	|| { cat "$tmp/text" "$tmp/err"; echo "FAIL: --max-samples"; exit 1; }
+
+# argument errors come before any compile, and name the problem
+if "$BPFLUA" run profile --format svg -i 1 2>"$tmp/err"; then echo "FAIL: -i with svg accepted"; exit 1; fi
+grep -q 'a flame graph covers the whole run' "$tmp/err" || { cat "$tmp/err"; exit 1; }
+if "$BPFLUA" run profile -F abc 2>"$tmp/err"; then echo "FAIL: -F abc accepted"; exit 1; fi
+grep -q "wants an integer" "$tmp/err" || { cat "$tmp/err"; exit 1; }
+"$BPFLUA" run profile --help | grep -q -- '--max-samples' || { echo "FAIL: --help"; exit 1; }
+echo "profile: 8 checks passed"

@@ -1,0 +1,79 @@
+-- Every event of a known workload arrives through the one events API, on
+-- each path it can take: a ring buffer woken per event, a ring buffer
+-- drained on a timer (no wake-ups), and the forced perf-buffer fallback.
+local t = dofile(arg[0]:match("(.*/)") .. "lib.lua")
+local events = require("bpflua.events")
+local N = 20000
+
+local text = [[
+struct event { u32 pid; u32 seq; };
+#ifdef BL_RINGBUF
+BPF_RINGBUF_OUTPUT(events, 1024);
+#else
+BPF_PERF_OUTPUT(events);
+#endif
+BPF_PERCPU_ARRAY(events_lost, u64, 1);
+BPF_ARRAY(target, u32, 1);
+BPF_ARRAY(seqs, u32, 1);
+
+TRACEPOINT_PROBE(syscalls, sys_enter_getppid)
+{
+	u32 zero = 0;
+	u32 pid = bpf_get_current_pid_tgid() >> 32;
+	u32 *want = target.lookup(&zero);
+	if (!want || *want != pid)
+		return 0;
+	struct event e = { .pid = pid };
+	u32 *s = seqs.lookup(&zero);
+	if (s) { /* one thread makes the calls, so no atomics needed */
+		e.seq = *s;
+		*s += 1;
+	}
+#ifdef BL_RINGBUF
+	if (events.ringbuf_output(&e, sizeof(e), BL_RB_FLAGS))
+		events_lost.increment(zero);
+#else
+	events.perf_submit(args, &e, sizeof(e));
+#endif
+	return 0;
+}
+]]
+
+local function run(label, force_perf, timed)
+  events.force_perf(force_perf)
+  local defs = events.defines({}, timed)
+  local cflags = {}
+  for k, v in pairs(defs) do cflags[#cflags + 1] = "-D" .. k .. (v == true and "" or ("=" .. tostring(v))) end
+  local b = BPF{ text = text, cflags = cflags }
+  local gate = os.tmpname()
+  os.remove(gate)
+  local p = io.popen(t.workload .. " getppid " .. N .. " " .. gate, "r")
+  local pid = math.tointeger(tonumber(p:read("l")))
+  b:get_table("target"):set(0, pid)
+  local n, bad, seen = 0, 0, {}
+  local r = events.open(b, "events", function(e)
+    n = n + 1
+    if e.pid ~= pid then bad = bad + 1 end
+    seen[e.seq] = true
+  end, { timed = timed })
+  t.eq(r:kind(), force_perf and "perf buffer" or "ring buffer", label .. ": buffer kind")
+  io.open(gate, "w"):close()
+  local deadline = BPF.monotonic() + 60
+  while n < N and BPF.monotonic() < deadline do r:poll(20) end
+  p:close()
+  os.remove(gate)
+  r:drain()
+  local missing = 0
+  for i = 0, N - 1 do if not seen[i] then missing = missing + 1 end end
+  t.eq(n, N, label .. ": events")
+  t.eq(missing, 0, label .. ": sequence numbers missing")
+  t.eq(bad, 0, label .. ": events of another pid")
+  t.eq(r:lost(), 0, label .. ": lost")
+  b:cleanup()
+end
+
+t.ok(BPF.features().ringbuf, "this kernel has ring buffers")
+run("ring buffer", false, false)
+run("ring buffer, timed drain", false, true)
+run("forced perf buffer", true, false)
+t.done("events")
