@@ -12,7 +12,11 @@
 
 #include "error.h"
 
+#ifdef BPFLUA_LIBBCC
+#define LIBBCC_SONAME BPFLUA_LIBBCC
+#else
 #define LIBBCC_SONAME "libbcc.so.0"
+#endif
 
 /* The slice of libbcc's C API that compiling needs. */
 static struct {

@@ -20,6 +20,10 @@ struct bl_compile_opts {
  * messages. On success, clang's warnings are printed only with --verbose. */
 int bl_compile(const struct bl_compile_opts *opts, struct bl_object **out);
 
+/* The same, with libbcc and LLVM in a child process that exits after the
+ * compile: the caller never maps them. */
+int bl_compile_in_child(const struct bl_compile_opts *opts, struct bl_object **out);
+
 /* True once libbcc's compiler is in this process: tests and the cache use it
  * to prove LLVM stayed out. */
 int bl_compiler_loaded(void);

@@ -31,9 +31,9 @@ void bl_clear_error(void)
  * users need to read it once per run, not once per program. */
 void bl_warn(const char *fmt, ...)
 {
-	static char seen[16][256];
+	static char seen[16][512];
 	static int nseen;
-	char buf[256];
+	char buf[512];
 	va_list ap;
 
 	va_start(ap, fmt);

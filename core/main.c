@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../lua/lbpflua.h"
+#include "cache.h"
 #include "error.h"
 #include "paths.h"
 
@@ -24,10 +25,11 @@
 #endif
 
 static const char usage[] =
-	"usage: bpflua [--verbose] FILE.lua [ARGS...]   run a Lua script with the BPF API\n"
+	"usage: bpflua [--verbose] [--no-cache] FILE.lua [ARGS...]   run a Lua script with the BPF API\n"
 	"       bpflua run NAME [OPTIONS]               run a tracer (bpflua list shows them)\n"
 	"       bpflua list                             list the tracers with a line each\n"
 	"       bpflua doctor [--json]                  what this host can and cannot trace\n"
+	"       bpflua cache list|clear                 the compiled-program cache\n"
 	"       bpflua --help | --version\n";
 
 /* Error objects that are tables with a `plain` message are user errors
@@ -116,9 +118,15 @@ int main(int argc, char **argv)
 	lua_State *L;
 	int i = 1, rc;
 
-	while (i < argc && !strcmp(argv[i], "--verbose")) {
-		bl_verbose_level++;
-		i++;
+	if (getenv("BPFLUA_NO_CACHE") && *getenv("BPFLUA_NO_CACHE") && strcmp(getenv("BPFLUA_NO_CACHE"), "0"))
+		bl_cache_enabled = 0;
+	for (; i < argc; i++) {
+		if (!strcmp(argv[i], "--verbose"))
+			bl_verbose_level++;
+		else if (!strcmp(argv[i], "--no-cache"))
+			bl_cache_enabled = 0;
+		else
+			break;
 	}
 	if (i < argc && (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))) {
 		fputs(usage, stdout);
@@ -147,7 +155,8 @@ int main(int argc, char **argv)
 		goto out;
 	push_args(L, argv, argc, i);
 	lua_setglobal(L, "arg");
-	if (!strcmp(argv[i], "run") || !strcmp(argv[i], "list") || !strcmp(argv[i], "doctor")) {
+	if (!strcmp(argv[i], "run") || !strcmp(argv[i], "list") || !strcmp(argv[i], "doctor") ||
+	    !strcmp(argv[i], "cache")) {
 		lua_getglobal(L, "require");
 		lua_pushstring(L, "bpflua.cli");
 		lua_call(L, 1, 1);

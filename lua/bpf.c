@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/cache.h"
 #include "../core/compile.h"
 #include "../core/error.h"
 #include "../core/headers.h"
@@ -333,7 +334,7 @@ static int l_new(lua_State *L)
 	const struct bl_headers *h;
 	const struct bl_features *f;
 	struct lbpf *b;
-	int nc = 0, top;
+	int nc = 0, top, use_cache;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	lua_getfield(L, 1, "text");
@@ -377,7 +378,10 @@ static int l_new(lua_State *L)
 	b->cb_error_ref = LUA_NOREF;
 	b->closed = 1; /* nothing to release until the object is complete */
 	luaL_setmetatable(L, BPF_MT);
-	if (bl_compile(&co, &b->obj))
+	lua_getfield(L, 1, "cache");
+	use_cache = lua_isnil(L, -1) || lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	if (bl_cache_compile(&co, h, use_cache, &b->obj))
 		return raise_core(L, NULL);
 	b->closed = 0;
 	b->L = L;
@@ -401,6 +405,55 @@ static int l_new(lua_State *L)
 		lbpf_release(b);
 		return lua_error(L);
 	}
+	return 1;
+}
+
+static int l_cache_stats(lua_State *L)
+{
+	lua_createtable(L, 0, 3);
+	lua_pushinteger(L, bl_cache_hits);
+	lua_setfield(L, -2, "hits");
+	lua_pushinteger(L, bl_cache_misses);
+	lua_setfield(L, -2, "misses");
+	lua_pushboolean(L, bl_cache_enabled);
+	lua_setfield(L, -2, "enabled");
+	return 1;
+}
+
+static void push_entry(const struct bl_cache_entry *e, void *arg)
+{
+	lua_State *L = arg;
+
+	lua_createtable(L, 0, 3);
+	lua_pushstring(L, e->key);
+	lua_setfield(L, -2, "key");
+	lua_pushinteger(L, (lua_Integer)e->size);
+	lua_setfield(L, -2, "size");
+	lua_pushinteger(L, (lua_Integer)e->mtime);
+	lua_setfield(L, -2, "mtime");
+	lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+}
+
+/* BPF.cache_list() -> { {key, size, mtime}, ... }, directory */
+static int l_cache_list(lua_State *L)
+{
+	int n;
+
+	lua_newtable(L);
+	n = bl_cache_list(push_entry, L);
+	if (n < 0)
+		return raise_core(L, NULL);
+	lua_pushstring(L, bl_cache_programs_dir());
+	return 2;
+}
+
+static int l_cache_clear(lua_State *L)
+{
+	int n = bl_cache_clear();
+
+	if (n < 0)
+		return raise_core(L, NULL);
+	lua_pushinteger(L, n);
 	return 1;
 }
 
@@ -650,6 +703,9 @@ static const luaL_Reg module_funcs[] = {
 	{ "set_verbose", l_set_verbose },
 	{ "json", bl_lua_json },
 	{ "getpid", l_getpid },
+	{ "cache_stats", l_cache_stats },
+	{ "cache_list", l_cache_list },
+	{ "cache_clear", l_cache_clear },
 	{ NULL, NULL },
 };
 

@@ -64,7 +64,8 @@ static json_object *object(lua_State *L, int idx, int order, int depth)
 		}
 		keys[n++] = lua_tostring(L, -1); /* the key stays referenced by the table */
 	}
-	qsort(keys, n, sizeof(*keys), cmp_str);
+	if (n)
+		qsort(keys, n, sizeof(*keys), cmp_str);
 	for (size_t i = 0; i < n; i++)
 		add_field(L, o, idx, keys[i], order, depth);
 	free(keys);
@@ -89,6 +90,12 @@ static json_object *to_json(lua_State *L, int idx, int order, int depth)
 		return json_object_new_string_len(s, (int)len);
 	}
 	case LUA_TTABLE:
+		/* an empty table is an empty list: tracers' empty tables are
+		 * stacks and histograms far more often than records */
+		lua_pushnil(L);
+		if (!lua_next(L, idx))
+			return json_object_new_array();
+		lua_pop(L, 2);
 		if (is_sequence(L, idx) && lua_rawlen(L, idx) > 0) {
 			size_t n = lua_rawlen(L, idx);
 			json_object *a = json_object_new_array_ext((int)n);

@@ -2,10 +2,11 @@
  * kernel stack), aggregated here in the kernel; user space reads the
  * counts and the stack map, never a per-sample stream.
  *
- *   -DFILTER_PID=N -DEXCLUDE_PID=N
  *   -DINCLUDE_IDLE     keep samples of the idle task (pid 0)
  *   -DUSER_ONLY / -DKERNEL_ONLY
- *   -DMAX_SAMPLES=N    stop counting after N samples (user space stops too) */
+ *
+ * The pid filter and the sample limit come at run time through `config`,
+ * so one compiled program serves every run from the cache. */
 #include <uapi/linux/bpf_perf_event.h>
 
 struct key_t {
@@ -19,6 +20,16 @@ BPF_HASH(counts, struct key_t, u64, 40960);
 BPF_STACK_TRACE(stacks, 16384);
 BPF_ARRAY(total, u64, 1);
 
+struct config {
+	u32 ready;
+	u32 filter_pid;
+	u32 exclude_pid;
+	u32 unused;
+	u64 max_events; /* stop counting after this many samples */
+};
+
+BPF_ARRAY(config, struct config, 1);
+
 int on_sample(struct bpf_perf_event_data *ctx)
 {
 	u64 id = bpf_get_current_pid_tgid();
@@ -29,21 +40,16 @@ int on_sample(struct bpf_perf_event_data *ctx)
 	if ((u32)id == 0)
 		return 0;
 #endif
-#ifdef FILTER_PID
-	if (tgid != FILTER_PID)
+	struct config *cf = config.lookup(&zero);
+	if (!cf || !cf->ready)
 		return 0;
-#endif
-#ifdef EXCLUDE_PID
-	if (tgid == EXCLUDE_PID)
+	if (cf->filter_pid && tgid != cf->filter_pid)
 		return 0;
-#endif
+	if (tgid == cf->exclude_pid)
+		return 0;
 	u64 *n = total.lookup(&zero);
-	if (!n)
+	if (!n || *n >= cf->max_events)
 		return 0;
-#ifdef MAX_SAMPLES
-	if (*n >= MAX_SAMPLES)
-		return 0;
-#endif
 	__sync_fetch_and_add(n, 1);
 
 	struct key_t key = { .pid = tgid };

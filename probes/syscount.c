@@ -3,7 +3,11 @@
  *   -DBY_PROCESS     key by process (tgid) instead of syscall number
  *   -DERRORS         count failed calls by (key, errno) at sys_exit
  *   -DLATENCY        total time per key; with -DHIST a log2 histogram (usecs)
- *   -DFILTER_PID=N -DFILTER_NR=N -DFILTER_COMM="name" -DEXCLUDE_PID=N
+ *   -DFILTER_NR=N -DFILTER_COMM="name"
+ *
+ * Pids to keep or leave out come at run time through the `config` array
+ * (set by lua/bpflua/probe.lua), not as -D options, so one compiled program serves
+ * every run from the cache.
  *
  * Per-syscall counts, latencies and histograms are per-CPU arrays: no
  * hashing, no locks, no string keys on the hot path; user space sums the
@@ -11,6 +15,16 @@
  * adds (libbcc's increment does not insert into per-CPU hashes). Calls are counted at
  * sys_enter, so exit() and execve() that never return are counted too. */
 #define MAX_SYSCALLS 1024
+
+struct config {
+	u32 ready;       /* set last: nothing counts until the filters are in */
+	u32 filter_pid;  /* 0: every process */
+	u32 exclude_pid; /* the tracer itself */
+	u32 unused;
+	u64 max_events;
+};
+
+BPF_ARRAY(config, struct config, 1);
 
 struct err_key {
 	u32 key;
@@ -51,15 +65,16 @@ BPF_PERCPU_ARRAY(hist, u64, MAX_SYSCALLS * HIST_SLOTS);
 
 static __always_inline int wanted(u32 tgid, u32 nr)
 {
-#ifdef FILTER_PID
-	if (tgid != FILTER_PID)
+	int zero = 0;
+	struct config *cf = config.lookup(&zero);
+
+	if (!cf || !cf->ready)
 		return 0;
-#endif
-#ifdef EXCLUDE_PID
+	if (cf->filter_pid && tgid != cf->filter_pid)
+		return 0;
 	/* the tracer's own reads of the maps are not the host's syscalls */
-	if (tgid == EXCLUDE_PID)
+	if (tgid == cf->exclude_pid)
 		return 0;
-#endif
 #ifdef FILTER_NR
 	if (nr != FILTER_NR)
 		return 0;

@@ -67,12 +67,11 @@ return {
 
   init = function(opts)
     local b = probe.load("syscount", {
-      FILTER_PID = opts.pid, EXCLUDE_PID = BPF.getpid(),
       FILTER_NR = opts.syscall and BPF.syscall_number(opts.syscall),
       FILTER_COMM = opts.comm and ('"' .. opts.comm .. '"'),
       BY_PROCESS = opts.process, ERRORS = opts.errors,
       LATENCY = opts.latency, HIST = opts.latency and not opts.process,
-    })
+    }, { filter_pid = opts.pid, exclude_pid = BPF.getpid() })
     local what = opts.pid and (" of pid " .. opts.pid) or (opts.comm and (" of " .. opts.comm) or "")
     opts.out:note(string.format("Tracing syscalls%s%s... Ctrl-C to end.", what,
       opts.duration and string.format(" for %g s", opts.duration) or ""))

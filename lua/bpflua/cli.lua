@@ -30,10 +30,30 @@ local function list()
   return 0
 end
 
+local function cache(argv)
+  local what = argv[2]
+  if what == "list" then
+    local entries, dir = BPF.cache_list()
+    table.sort(entries, function(a, b) return a.mtime > b.mtime end)
+    local total = 0
+    for _, e in ipairs(entries) do
+      print(string.format("%s  %8d bytes  %s", e.key, e.size, os.date("%Y-%m-%d %H:%M:%S", e.mtime)))
+      total = total + e.size
+    end
+    print(string.format("%d compiled programs, %d bytes, in %s", #entries, total, dir))
+    return 0
+  elseif what == "clear" then
+    print(string.format("removed %d compiled programs", BPF.cache_clear()))
+    return 0
+  end
+  error({ plain = "usage: bpflua cache list|clear" })
+end
+
 function M.main(argv)
   local cmd = argv[1]
   if cmd == "run" then return run(argv) end
   if cmd == "list" then return list() end
+  if cmd == "cache" then return cache(argv) end
   if cmd == "doctor" then return require("bpflua.doctor").main({ table.unpack(argv, 2) }) end
   error({ plain = "unknown command " .. tostring(cmd) })
 end

@@ -15,8 +15,13 @@ function M.text(name)
   return s
 end
 
--- BPF{} over a snippet with defines: defs = { FILTER_PID = 123, FLAG = true }
-function M.load(name, defs)
+-- BPF{} over a snippet with defines: defs = { FILTER_NR = 39, FLAG = true }.
+-- Values that change from run to run (pids, limits) go in `config`
+-- instead: a snippet with a `config` array (ready, filter_pid, exclude_pid,
+-- max_events) gets them at run time, so its compiled program is cached once
+-- for every run. The snippet ignores events until `ready` is set, which
+-- happens last.
+function M.load(name, defs, config)
   local cflags = {}
   for k, v in pairs(defs or {}) do
     if v == true then
@@ -26,7 +31,13 @@ function M.load(name, defs)
     end
   end
   table.sort(cflags)
-  return BPF{ text = M.text(name), cflags = cflags }
+  local b = BPF{ text = M.text(name), cflags = cflags }
+  if config then
+    b:get_table("config"):set(0, { ready = 1, filter_pid = config.filter_pid or 0,
+                                   exclude_pid = config.exclude_pid or 0, unused = 0,
+                                   max_events = config.max_events or (1 << 62) })
+  end
+  return b
 end
 
 local function tracepoint_exists(name)

@@ -63,7 +63,7 @@ expect 1 "no such file|cannot open" "$BPFLUA" "$tmp/missing.lua"
 expect 1 "no tracer named 'nosuch'" "$BPFLUA" run nosuch
 expect 1 "unknown option --bogus" "$BPFLUA" run syscount --bogus
 expect 1 "-d wants a positive number" "$BPFLUA" run syscount -d xyz
-expect 0 "^syscount +Top syscalls" "$BPFLUA" list
+expect 0 "^syscount +Syscall counts" "$BPFLUA" list
 expect 0 "usage: bpflua run syscount" "$BPFLUA" run syscount --help
 expect 0 "^bpflua [0-9]" "$BPFLUA" --version
 expect 1 "usage:" "$BPFLUA"
