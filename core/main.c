@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../lua/lbpflua.h"
+#include "attach/attach.h"
 #include "cache.h"
 #include "error.h"
 #include "paths.h"
@@ -180,7 +181,9 @@ int main(int argc, char **argv)
 	rc = run_protected(L, argc - i - 1);
 out:
 	/* closing the state runs every __gc: all probes detach here */
+	bl_detach_deferred = rc == 0;
 	lua_close(L);
+	bl_detach_finish();
 	fflush(NULL);
 #ifdef BPFLUA_SANITIZE
 	__lsan_do_leak_check();

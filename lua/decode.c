@@ -40,6 +40,19 @@ void bl_lua_push_value(lua_State *L, const struct bl_type *t, const void *p)
 	}
 }
 
+/* Refills the struct table at idx in place (an event table being reused). */
+void bl_lua_fill_struct(lua_State *L, const struct bl_type *t, const void *p, int idx)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < t->nfields; i++) {
+		if (!strncmp(t->fields[i].name, "__pad", 5))
+			continue;
+		bl_lua_push_value(L, t->fields[i].type, b + t->fields[i].offset);
+		lua_setfield(L, idx, t->fields[i].name);
+	}
+}
+
 /* Writes the Lua value at idx into p (t->size bytes, zeroed first by the
  * caller). Missing struct fields and array elements stay zero. */
 void bl_lua_to_value(lua_State *L, int idx, const struct bl_type *t, void *p)

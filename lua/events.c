@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../core/error.h"
 #include "lbpflua.h"
@@ -13,6 +14,7 @@ struct lbuf {
 	struct lbpf *b;
 	int map;
 	int cb_ref, lost_ref;
+	int reuse_ref; /* { reuse = true }: one table refilled for every event */
 	int is_ring;
 	uint64_t received, lost, lost_reported;
 	struct bl_perfbuf *pb;
@@ -41,7 +43,10 @@ static int deliver(void *ctx, const void *data, size_t size)
 	lua_pushcfunction(L, traceback);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, lb->cb_ref);
 	t = b->event_types[lb->map];
-	if (t && size >= t->size)
+	if (t && size >= t->size && lb->reuse_ref != LUA_NOREF && t->kind == BL_STRUCT) {
+		lua_rawgeti(L, LUA_REGISTRYINDEX, lb->reuse_ref);
+		bl_lua_fill_struct(L, t, data, lua_gettop(L));
+	} else if (t && size >= t->size)
 		bl_lua_push_value(L, t, data);
 	else
 		lua_pushlstring(L, data, size);
@@ -92,9 +97,23 @@ static struct lbuf *new_buf(lua_State *L, struct ltable *t, int is_ring)
 	lb->b = b;
 	lb->map = t->map;
 	lb->is_ring = is_ring;
-	lb->cb_ref = lb->lost_ref = LUA_NOREF;
+	lb->cb_ref = lb->lost_ref = lb->reuse_ref = LUA_NOREF;
 	lbpf_event_type(L, b, t->map);
 	return lb;
+}
+
+/* opts.reuse: the callback gets the same table each time, refilled: no
+ * allocation per event, for callbacks that do not keep the event. */
+static void set_reuse(lua_State *L, int opts, struct lbuf *lb)
+{
+	if (!lua_istable(L, opts))
+		return;
+	lua_getfield(L, opts, "reuse");
+	if (lua_toboolean(L, -1)) {
+		lua_newtable(L);
+		lb->reuse_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	}
+	lua_pop(L, 1);
 }
 
 static void free_buf(lua_State *L, struct lbuf *lb)
@@ -103,11 +122,13 @@ static void free_buf(lua_State *L, struct lbuf *lb)
 		luaL_unref(L, LUA_REGISTRYINDEX, lb->cb_ref);
 	if (lb->lost_ref != LUA_NOREF)
 		luaL_unref(L, LUA_REGISTRYINDEX, lb->lost_ref);
+	if (lb->reuse_ref != LUA_NOREF)
+		luaL_unref(L, LUA_REGISTRYINDEX, lb->reuse_ref);
 	bl_perfbuf_free(lb->pb);
 	free(lb);
 }
 
-/* t:open_perf_buffer(callback, { page_cnt = 64, lost_cb = f }) */
+/* t:open_perf_buffer(callback, { page_cnt = 64, lost_cb = f, reuse = false }) */
 int bl_lua_open_perf_buffer(lua_State *L)
 {
 	struct ltable *t = luaL_checkudata(L, 1, TABLE_MT);
@@ -138,6 +159,7 @@ int bl_lua_open_perf_buffer(lua_State *L)
 	}
 	lua_pushvalue(L, 2);
 	lb->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	set_reuse(L, 3, lb);
 	if (lua_istable(L, 3)) {
 		lua_getfield(L, 3, "lost_cb");
 		if (lua_isfunction(L, -1))
@@ -150,7 +172,7 @@ int bl_lua_open_perf_buffer(lua_State *L)
 	return 0;
 }
 
-/* t:open_ring_buffer(callback) */
+/* t:open_ring_buffer(callback, { reuse = false }) */
 int bl_lua_open_ring_buffer(lua_State *L)
 {
 	struct ltable *t = luaL_checkudata(L, 1, TABLE_MT);
@@ -175,6 +197,7 @@ int bl_lua_open_ring_buffer(lua_State *L)
 	}
 	lua_pushvalue(L, 2);
 	lb->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	set_reuse(L, 3, lb);
 	b->bufs[b->nbufs++] = lb;
 	return 0;
 }
@@ -207,6 +230,26 @@ static uint64_t total_received(struct lbpf *b)
 	return n;
 }
 
+/* While events keep coming, a poll lingers a moment before it reads again.
+ * The kernel wakes the reader for a record only when the reader had caught
+ * up with everything before it; a reader that drains the instant anything
+ * arrives is always caught up, and the traced program pays a wake-up per
+ * event. Reading every millisecond during a burst costs at most a thousand
+ * wake-ups a second and a millisecond of latency; when the stream goes
+ * quiet, the poll blocks as usual. */
+#define LINGER_NS 1000000L
+
+static int linger(int *busy, int timeout_ms)
+{
+	struct timespec ts = { 0, LINGER_NS };
+
+	if (!*busy || timeout_ms == 0)
+		return 0;
+	if (nanosleep(&ts, NULL) && errno == EINTR)
+		return -EINTR;
+	return 1;
+}
+
 /* b:perf_buffer_poll(timeout_ms) -> events delivered */
 int bl_lua_perf_buffer_poll(lua_State *L)
 {
@@ -219,7 +262,9 @@ int bl_lua_perf_buffer_poll(lua_State *L)
 		return luaL_error(L, "no perf buffer is open (call open_perf_buffer first)");
 	bl_signals_check(L);
 	b->L = L;
-	rc = bl_perfbuf_poll(b->perfbufs, (int)b->nperfbufs, timeout);
+	rc = linger(&b->perf_busy, timeout);
+	rc = rc == -EINTR ? rc : bl_perfbuf_poll(b->perfbufs, (int)b->nperfbufs, rc ? 0 : timeout);
+	b->perf_busy = total_received(b) > before;
 	if (rc == -EINTR)
 		bl_signals_consume();
 	after_poll(L, b);
@@ -238,7 +283,13 @@ static int ring_op(lua_State *L, int consume)
 		return luaL_error(L, "no ring buffer is open (call open_ring_buffer first)");
 	bl_signals_check(L);
 	b->L = L;
-	rc = consume ? bl_ringbuf_consume(b->ringbuf) : bl_ringbuf_poll(b->ringbuf, timeout);
+	if (consume) {
+		rc = bl_ringbuf_consume(b->ringbuf);
+	} else {
+		rc = linger(&b->ring_busy, timeout);
+		rc = rc == -EINTR ? rc : rc ? bl_ringbuf_consume(b->ringbuf) : bl_ringbuf_poll(b->ringbuf, timeout);
+		b->ring_busy = total_received(b) > before;
+	}
 	if (rc == -EINTR)
 		bl_signals_consume();
 	after_poll(L, b);

@@ -37,6 +37,7 @@ struct lbpf {
 	struct bl_perfbuf **perfbufs; /* the perf buffers among bufs, polled together */
 	size_t nperfbufs;
 	struct bl_ringbuf *ringbuf;   /* one poller for every ring buffer map */
+	int ring_busy, perf_busy;     /* the last poll delivered events: linger */
 	lua_State *L;                 /* the state a poll runs in, for callbacks */
 	int cb_error_ref;             /* a callback's error, raised after the poll */
 	int closed;
@@ -56,6 +57,7 @@ const struct bl_type *lbpf_event_type(lua_State *L, struct lbpf *b, int map);
 /* decode.c */
 void bl_lua_push_value(lua_State *L, const struct bl_type *t, const void *p);
 void bl_lua_to_value(lua_State *L, int idx, const struct bl_type *t, void *p);
+void bl_lua_fill_struct(lua_State *L, const struct bl_type *t, const void *p, int idx);
 
 /* table.c */
 void bl_lua_table_open(lua_State *L);

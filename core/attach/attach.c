@@ -46,10 +46,73 @@ void bl_detach(struct bl_link *link)
 	link->prov = NULL;
 }
 
+/* Detaching a tracepoint or probe waits for the kernel's RCU grace periods:
+ * about 60 ms here, longer than everything else bpflua does on a warm start.
+ * At a clean exit the events are switched off at once, and the last close
+ * happens in a short-lived child, so the user does not wait for it. */
+int bl_detach_deferred;
+static int *graveyard;
+static size_t ngrave, capgrave;
+
+static void bury(int fd)
+{
+	if (ngrave == capgrave) {
+		size_t cap = capgrave ? capgrave * 2 : 16;
+		int *g = realloc(graveyard, cap * sizeof(*g));
+
+		if (!g) {
+			close(fd);
+			return;
+		}
+		graveyard = g;
+		capgrave = cap;
+	}
+	ioctl(fd, PERF_EVENT_IOC_DISABLE, 0); /* harmless on a BPF link fd */
+	graveyard[ngrave++] = fd;
+}
+
+void bl_detach_finish(void)
+{
+	int go[2];
+	pid_t pid;
+
+	if (!ngrave)
+		return;
+	if (pipe(go) == 0) {
+		pid = fork();
+		if (pid == 0) {
+			char c;
+
+			/* not the caller's stdout: a $(bpflua ...) must not wait for us */
+			for (int fd = 0; fd < 3; fd++)
+				close(fd);
+			close(go[1]);
+			/* the last reference must be ours: wait until the parent dropped its own */
+			while (read(go[0], &c, 1) < 0 && errno == EINTR)
+				;
+			for (size_t i = 0; i < ngrave; i++)
+				close(graveyard[i]);
+			_exit(0);
+		}
+		for (size_t i = 0; pid > 0 && i < ngrave; i++)
+			close(graveyard[i]);
+		close(go[0]);
+		close(go[1]);
+	}
+	/* on failure the fds close at our own exit, the slow way */
+	free(graveyard);
+	graveyard = NULL;
+	ngrave = capgrave = 0;
+}
+
 void bl_close_fds(struct bl_link *link)
 {
 	for (int i = 0; i < link->nfds; i++)
-		if (link->fds[i] >= 0)
+		if (link->fds[i] < 0)
+			continue;
+		else if (bl_detach_deferred && !link->ev_name[0])
+			bury(link->fds[i]);
+		else
 			close(link->fds[i]);
 	free(link->fds);
 	link->fds = NULL;

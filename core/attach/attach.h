@@ -44,6 +44,12 @@ int bl_attach(const struct bl_provider *prov, int prog_fd, const struct bl_attac
 	      struct bl_link *link);
 void bl_detach(struct bl_link *link);
 
+/* Set at a clean exit: detaching switches events off at once and leaves the
+ * slow last close to a child started by bl_detach_finish(). Links with a
+ * legacy tracefs event are always detached in full, at once. */
+extern int bl_detach_deferred;
+void bl_detach_finish(void);
+
 /* Shared by providers: opens one perf event per fd slot and attaches prog. */
 int bl_perf_event_attach_bpf(int pfd, int prog_fd);
 void bl_close_fds(struct bl_link *link);

@@ -278,7 +278,6 @@ function M.run(decl, opts)
       decl.report(st, opts, true)
     end
     if decl.finish then decl.finish(st, opts) end
-    if st.b and st.b.cleanup then st.b:cleanup() end
   end)
   if child then child:kill() end
   opts.out:close(ok)

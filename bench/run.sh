@@ -1,0 +1,202 @@
+#!/bin/bash
+# bpflua against BCC's Python tools and bpftrace, measured in one run on this
+# host; prints a markdown table. Run as root: bench/run.sh
+#
+# BCC's tools look for kernel headers only under /lib/modules/$(uname -r).
+# Where that is missing, they get the tree bpflua found, through a private
+# mount namespace (tmpfs over /lib/modules): the host is not changed.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+[ "$(id -u)" = 0 ] || { echo "bench/run.sh: run as root" >&2; exit 1; }
+
+need=""
+command -v syscount-bpfcc >/dev/null || need="$need bpfcc-tools python3-bpfcc"
+command -v bpftrace >/dev/null || need="$need bpftrace"
+[ -x /usr/bin/time ] || need="$need time"
+command -v gcc >/dev/null || need="$need gcc"
+if [ -n "$need" ]; then
+	echo "installing:$need" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
+fi
+./dev.sh build >/dev/null
+
+BPFLUA=$root/build/bpflua
+PY=/usr/bin/python3 # Debian's, where python3-bpfcc lives
+export PYTHONUNBUFFERED=1
+tmp=$(mktemp -d)
+pids=""
+cleanup() {
+	for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+export BPFLUA_CACHE_DIR=$tmp/cache
+gcc -O2 -o "$tmp/bl_benchload" bench/load.c
+# the workload runs on one CPU, the same one every time, to keep noise down
+cpu=$(($(nproc) - 1))
+load() { taskset -c "$cpu" "$tmp/bl_benchload" "$@" | tail -1; }
+# min3 N: the fastest of three runs: noise only ever adds time
+min3() { for _ in 1 2 3; do load "$@"; done | sort -n | head -1; }
+
+echo 'print(BPF.features().headers.path)' >"$tmp/headers.lua"
+farm=$("$BPFLUA" "$tmp/headers.lua" 2>/dev/null)
+release=$(uname -r)
+lend() { "$root/bench/lend.sh" "$farm" "$@"; }
+LEND="$root/bench/lend.sh $farm"
+
+BT_COUNT='tracepoint:raw_syscalls:sys_enter { @[args->id] = count(); }'
+
+# --- start and stop of a 1-second syscount -----------------------------
+# stop PID: SIGINT first (a tracer's clean exit), SIGTERM if that is ignored
+# (a background Python under a non-interactive shell ignores SIGINT)
+stop() {
+	kill -INT "$1" 2>/dev/null || true
+	for _ in $(seq 1 30); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	kill -TERM "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+startstop() { # label, command...: prints "wall_overhead_s peak_rss_kb" (median of 3)
+	local label=$1; shift
+	local i walls="" rss=""
+	for i in 1 2 3; do
+		[ "$label" = cold ] && "$BPFLUA" cache clear >/dev/null
+		local t0=$EPOCHREALTIME
+		/usr/bin/time -f "%M" -o "$tmp/time" "$@" >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; return 1; }
+		local t1=$EPOCHREALTIME
+		walls="$walls $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a - 1 }')"
+		rss="$rss $(cat "$tmp/time")"
+	done
+	echo "$(tr ' ' '\n' <<<"$walls" | grep . | median) $(tr ' ' '\n' <<<"$rss" | grep . | median)"
+}
+# running RSS: what the tracer holds while it traces (the compile is over)
+running_rss() { # command...
+	"$@" >/dev/null 2>&1 &
+	local p=$!
+	sleep 4
+	awk '/^VmRSS/ { print $2 }' "/proc/$p/status"
+	stop "$p"
+}
+
+echo "measuring start-up..." >&2
+read -r cold_s cold_rss < <(startstop cold "$BPFLUA" run syscount -d 1)
+read -r warm_s warm_rss < <(startstop warm "$BPFLUA" run syscount -d 1)
+read -r bcc_s bcc_rss < <(startstop bcc $LEND syscount-bpfcc -d 1)
+read -r bt_s bt_rss < <(startstop bt bpftrace -e "$BT_COUNT interval:s:1 { exit(); }")
+"$BPFLUA" cache clear >/dev/null
+run_cold_rss=$(running_rss "$BPFLUA" run syscount -d 6)
+run_warm_rss=$(running_rss "$BPFLUA" run syscount -d 6)
+run_bcc_rss=$(running_rss $LEND syscount-bpfcc -d 6)
+run_bt_rss=$(running_rss bpftrace -e "$BT_COUNT")
+
+# --- cost per syscall under in-kernel counting -----------------------------
+N=2000000
+echo "measuring in-kernel counting..." >&2
+base=$(min3 $N)
+under() { # wait_pattern, command...: the workload's ns/call while command traces
+	local pat=$1; shift
+	"$@" >"$tmp/out" 2>&1 &
+	local p=$!
+	pids="$pids $p"
+	for _ in $(seq 1 300); do grep -q "$pat" "$tmp/out" && break; sleep 0.05; done
+	sleep 0.5
+	min3 $N
+	stop "$p"
+}
+count_bpflua=$(under Tracing "$BPFLUA" run syscount)
+count_bcc=$(under Tracing $LEND syscount-bpfcc)
+count_bt=$(under Attaching bpftrace -e "$BT_COUNT")
+base2=$(min3 $N)
+base=$(awk -v a="$base" -v b="$base2" 'BEGIN { print (a < b) ? a : b }')
+
+# --- streaming one event per call -------------------------------------------
+M=1000000
+echo "measuring event streaming..." >&2
+stream() { # tool (bpflua|bcc), mode: prints "ns_per_call received [drain_per_s]"
+	rm -f "$tmp/ready" "$tmp/done"
+	if [ "$1" = bpflua ]; then
+		"$BPFLUA" bench/stream.lua "$2" "$tmp/done" "$tmp/ready" >"$tmp/sout" 2>"$tmp/serr" &
+	else
+		$LEND $PY bench/stream.py "$2" "$tmp/done" "$tmp/ready" >"$tmp/sout" 2>"$tmp/serr" &
+	fi
+	local p=$! n=$M
+	pids="$pids $p"
+	for _ in $(seq 1 600); do [ -e "$tmp/ready" ] && break; sleep 0.05; done
+	[ "$2" = fill ] && n=500000
+	local ns
+	ns=$(load $n)
+	touch "$tmp/done"
+	wait "$p" || { cat "$tmp/serr" >&2; return 1; }
+	echo "$ns $(awk '/^received/ { print $2 }' "$tmp/sout") $(awk '/^drain_per_s/ { print $2 }' "$tmp/sout")"
+}
+read -r s_ring_ns s_ring_n _ < <(stream bpflua ring)
+read -r s_timed_ns s_timed_n _ < <(stream bpflua timed)
+read -r s_perf_ns s_perf_n _ < <(stream bpflua perf)
+read -r b_ring_ns b_ring_n _ < <(stream bcc ring)
+read -r b_perf_ns b_perf_n _ < <(stream bcc perf)
+read -r _ f_n f_rate < <(stream bpflua fill)
+read -r _ bf_n bf_rate < <(stream bcc fill)
+# bpftrace: printf per event
+bpftrace -e 'tracepoint:syscalls:sys_enter_getppid /comm == "bl_benchload"/ { printf("%d\n", pid); }' >"$tmp/bt" 2>&1 &
+p=$!; pids="$pids $p"
+for _ in $(seq 1 300); do grep -q Attaching "$tmp/bt" && break; sleep 0.05; done
+sleep 0.5
+bt_ns=$(load $M)
+sleep 1
+stop "$p"
+bt_n=$(grep -c '^[0-9]' "$tmp/bt" || true)
+
+# --- the table ----------------------------------------------------------------
+r() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) print "-"; else printf "%.1f", a / b }'; }
+add() { awk -v a="$1" -v b="$base" 'BEGIN { d = a - b; if (d < 0) d = 0; printf "%.2f", d / 1000 }'; }
+ms() { awk -v a="$1" 'BEGIN { printf "%.0f", a * 1000 }'; }
+mb() { awk -v a="$1" 'BEGIN { printf "%.1f", a / 1024 }'; }
+lost() { echo $(($2 - $1)); }
+cat <<EOT
+## bpflua benchmark, $(date -u +%Y-%m-%d), kernel $release, $(nproc) CPUs
+
+Start and stop of a 1-second syscount (wall time minus the 1 s, median of 3;
+each run under /usr/bin/time, which adds about a millisecond to every tool):
+
+| tool | start+stop overhead | peak RSS (incl. compiler) | RSS while tracing |
+|---|---|---|---|
+| bpflua, cold cache | $(ms "$cold_s") ms | $(mb "$cold_rss") MB | $(mb "$run_cold_rss") MB |
+| bpflua, warm cache | $(ms "$warm_s") ms | $(mb "$warm_rss") MB | $(mb "$run_warm_rss") MB |
+| BCC syscount-bpfcc | $(ms "$bcc_s") ms | $(mb "$bcc_rss") MB | $(mb "$run_bcc_rss") MB |
+| bpftrace | $(ms "$bt_s") ms | $(mb "$bt_rss") MB | $(mb "$run_bt_rss") MB |
+
+- warm start overhead: BCC / bpflua = **$(r "$bcc_s" "$warm_s")x** (target 20x), bpftrace / bpflua = **$(r "$bt_s" "$warm_s")x** (target 10x)
+- cold start overhead: BCC / bpflua = **$(r "$bcc_s" "$cold_s")x** (target: at least 1x)
+
+Cost per getppid() call ($N calls, fastest of 3, pinned to CPU $cpu; no tracer: $base ns/call):
+
+| in-kernel counting | added per call |
+|---|---|
+| bpflua syscount (per-CPU array) | $(add "$count_bpflua") us |
+| BCC syscount-bpfcc | $(add "$count_bcc") us |
+| bpftrace count() | $(add "$count_bt") us |
+
+- bpflua / bpftrace added cost: **$(awk -v a="$count_bpflua" -v b="$count_bt" -v c="$base" 'BEGIN { if (b - c <= 0) print "-"; else printf "%.2f", (a - c) / (b - c) }')** (target at most 0.5)
+
+Streaming one event per call ($M calls):
+
+| path | added per event | received | lost |
+|---|---|---|---|
+| bpflua, ring buffer, flags 0 (a user's script) | $(add "$s_ring_ns") us | $s_ring_n | $(lost "$s_ring_n" $M) |
+| bpflua, ring buffer, no wake-up + timed drain (bpflua's tracers) | $(add "$s_timed_ns") us | $s_timed_n | $(lost "$s_timed_n" $M) |
+| bpflua, perf buffer | $(add "$s_perf_ns") us | $s_perf_n | $(lost "$s_perf_n" $M) |
+| BCC Python, ring buffer | $(add "$b_ring_ns") us | $b_ring_n | $(lost "$b_ring_n" $M) |
+| BCC Python, perf buffer | $(add "$b_perf_ns") us | $b_perf_n | $(lost "$b_perf_n" $M) |
+| bpftrace printf | $(add "$bt_ns") us | $bt_n | $(lost "$bt_n" $M) |
+
+Draining 500000 queued ring-buffer events into a script callback:
+
+| consumer | events/s | received |
+|---|---|---|
+| bpflua, Lua callback | $f_rate | $f_n |
+| BCC, Python callback | $bf_rate | $bf_n |
+
+- bpflua / BCC drain rate: **$(r "$f_rate" "$bf_rate")x** (target 4x)
+EOT
