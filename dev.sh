@@ -11,6 +11,7 @@ cd "$(dirname "$0")"
 #   liblua5.4-dev  the Lua 5.4 that runs tracers and scripts
 #   libelf-dev     ELF reading, used by libbcc's symbolization
 #   libjson-c-dev  JSON: reads libbcc's type descriptions, writes NDJSON output
+#   libedit-dev    line editing, history and completion in the REPL
 #   nettle-dev     SHA-256 for the compiled-program cache (keys and checksums)
 #   linux-headers-amd64  a kernel header tree for BPF C when the running kernel has none
 #   xz-utils       unpacks /sys/kernel/kheaders.tar.xz on kernels that carry their headers
@@ -18,7 +19,7 @@ cd "$(dirname "$0")"
 #   libcmocka-dev  C unit tests (test only)
 #   util-linux     unshare/setpriv for the no-BTF and no-privilege tests (test only)
 #   python3        parses the tracers' JSON and SVG output in tests (test only)
-RUN_PKGS="libbpfcc-dev liblua5.4-dev libelf-dev libjson-c-dev nettle-dev linux-headers-amd64 xz-utils cmake gcc make pkg-config libc6-dev"
+RUN_PKGS="libbpfcc-dev liblua5.4-dev libelf-dev libjson-c-dev libedit-dev nettle-dev linux-headers-amd64 xz-utils cmake gcc make pkg-config libc6-dev"
 TEST_PKGS="libcmocka-dev util-linux procps python3"
 
 install_missing() {

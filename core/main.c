@@ -14,6 +14,7 @@
 #include "../lua/lbpflua.h"
 #include "attach/attach.h"
 #include "cache.h"
+#include "repl.h"
 #include "error.h"
 #include "paths.h"
 
@@ -26,7 +27,9 @@
 #endif
 
 static const char usage[] =
-	"usage: bpflua [--verbose] [--no-cache] FILE.lua [ARGS...]   run a Lua script with the BPF API\n"
+	"usage: bpflua                                  a REPL on a terminal; a script on stdin otherwise\n"
+	"       bpflua -e 'CODE' [-d SECONDS]           one-liners: count{\"t:syscalls:sys_enter_getppid\", by=\"comm\"}\n"
+	"       bpflua [--verbose] [--no-cache] FILE.lua [ARGS...]   run a Lua script with the BPF API\n"
 	"       bpflua run NAME [OPTIONS]               run a tracer (bpflua list shows them)\n"
 	"       bpflua list                             list the tracers with a line each\n"
 	"       bpflua doctor [--json]                  what this host can and cannot trace\n"
@@ -104,6 +107,60 @@ static int setup(lua_State *L)
 	return 0;
 }
 
+/* -e CODE, or a script on stdin ("-" or no arguments off a terminal), with
+ * an optional -d SECONDS: one-liners run, wait, and print what they saw. */
+static int run_code(lua_State *L, char **argv, int argc, int i)
+{
+	luaL_Buffer b;
+	const char *chunkname = "=-e";
+	double seconds = 0;
+	int code_given = i < argc && !strcmp(argv[i], "-e");
+
+	if (code_given) {
+		lua_pushstring(L, argv[i + 1]);
+		i += 2;
+	} else {
+		char buf[4096];
+		size_t n;
+
+		luaL_buffinit(L, &b);
+		while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
+			luaL_addlstring(&b, buf, n);
+		luaL_pushresult(&b);
+		chunkname = "=stdin";
+		if (i < argc && !strcmp(argv[i], "-"))
+			i++;
+	}
+	for (; i < argc; i++) {
+		char *end;
+
+		if (!strcmp(argv[i], "-d") && i + 1 < argc) {
+			seconds = strtod(argv[++i], &end);
+			if (*end || seconds <= 0) {
+				fprintf(stderr, "bpflua: -d wants a positive number of seconds, not '%s'\n", argv[i]);
+				lua_pop(L, 1);
+				return 2;
+			}
+		} else {
+			fprintf(stderr, "bpflua: unexpected argument '%s' (after -e CODE only -d SECONDS may follow)\n", argv[i]);
+			lua_pop(L, 1);
+			return 2;
+		}
+	}
+	if (luaL_loadstring(L, "return require('bpflua.interactive').run(...)")) {
+		fprintf(stderr, "bpflua: %s\n", lua_tostring(L, -1));
+		lua_pop(L, 2);
+		return 1;
+	}
+	lua_insert(L, -2); /* run, code */
+	lua_pushstring(L, chunkname);
+	if (seconds > 0)
+		lua_pushnumber(L, seconds);
+	else
+		lua_pushnil(L);
+	return run_protected(L, 3);
+}
+
 static void push_args(lua_State *L, char **argv, int argc, int script_index)
 {
 	lua_createtable(L, argc, 1);
@@ -137,8 +194,8 @@ int main(int argc, char **argv)
 		printf("bpflua %s\n", BPFLUA_VERSION);
 		return 0;
 	}
-	if (i >= argc) {
-		fputs(usage, stderr);
+	if (i < argc && !strcmp(argv[i], "-e") && i + 1 >= argc) {
+		fprintf(stderr, "bpflua: -e needs the code to run\n%s", usage);
 		return 2;
 	}
 	/* kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK */
@@ -154,6 +211,14 @@ int main(int argc, char **argv)
 	rc = run_protected(L, 0);
 	if (rc)
 		goto out;
+	if (i >= argc && isatty(0)) {
+		rc = bl_repl(L);
+		goto out;
+	}
+	if (i >= argc || !strcmp(argv[i], "-e") || !strcmp(argv[i], "-") || !strcmp(argv[i], "-d")) {
+		rc = run_code(L, argv, argc, i);
+		goto out;
+	}
 	push_args(L, argv, argc, i);
 	lua_setglobal(L, "arg");
 	if (!strcmp(argv[i], "run") || !strcmp(argv[i], "list") || !strcmp(argv[i], "doctor") ||

@@ -9,6 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bcc/bcc_elf.h>
+#include <bcc/bcc_proc.h>
+#include <bcc/bcc_syms.h>
+
 #include "../core/cache.h"
 #include "../core/compile.h"
 #include "../core/error.h"
@@ -505,6 +509,46 @@ static int l_functions(lua_State *L)
 	return 1;
 }
 
+static int l_tables(lua_State *L)
+{
+	struct lbpf *b = lbpf_check(L, 1);
+
+	lua_createtable(L, (int)b->obj->nmaps, 0);
+	for (size_t i = 0; i < b->obj->nmaps; i++) {
+		lua_pushstring(L, b->obj->maps[i].name);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+static int push_function_name(const char *name, uint64_t addr, uint64_t len, void *arg)
+{
+	lua_State *L = arg;
+
+	(void)addr;
+	(void)len;
+	lua_pushstring(L, name);
+	lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+	return 0;
+}
+
+/* BPF.elf_functions(path or library name) -> { names }: for uprobe
+ * completion and probes("u:..."). */
+static int l_elf_functions(lua_State *L)
+{
+	const char *name = luaL_checkstring(L, 1);
+	struct bcc_symbol_option opt = { .use_debug_file = 0, .use_symbol_type = 1 << 2 /* STT_FUNC */ };
+	char *path = strchr(name, '/') ? NULL : bcc_procutils_which_so(name, 0);
+
+	lua_newtable(L);
+	if (bcc_elf_foreach_sym(path ? path : name, push_function_name, &opt, L) < 0) {
+		free(path);
+		return luaL_error(L, "cannot read the symbols of %s (no such binary or library?)", name);
+	}
+	free(path);
+	return 1;
+}
+
 /* What is attached, as strings: for listings and for tests. */
 static int l_attached(lua_State *L)
 {
@@ -679,6 +723,7 @@ static const luaL_Reg bpf_methods[] = {
 	{ "get_table", l_get_table },
 	{ "load_func", l_load_func },
 	{ "functions", l_functions },
+	{ "tables", l_tables },
 	{ "attached", l_attached },
 	{ "sym", l_sym },
 	{ "perf_buffer_poll", bl_lua_perf_buffer_poll },
@@ -704,6 +749,7 @@ static const luaL_Reg module_funcs[] = {
 	{ "json", bl_lua_json },
 	{ "getpid", l_getpid },
 	{ "cache_stats", l_cache_stats },
+	{ "elf_functions", l_elf_functions },
 	{ "cache_list", l_cache_list },
 	{ "cache_clear", l_cache_clear },
 	{ NULL, NULL },

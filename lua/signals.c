@@ -59,3 +59,9 @@ int bl_interrupted(void)
 {
 	return received > 0;
 }
+
+void bl_signals_reset(lua_State *L)
+{
+	lua_sethook(L, NULL, 0, 0);
+	received = delivered = 0;
+}

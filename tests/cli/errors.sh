@@ -66,7 +66,10 @@ expect 1 "-d wants a positive number" "$BPFLUA" run syscount -d xyz
 expect 0 "^syscount +Syscall counts" "$BPFLUA" list
 expect 0 "usage: bpflua run syscount" "$BPFLUA" run syscount --help
 expect 0 "^bpflua [0-9]" "$BPFLUA" --version
-expect 1 "usage:" "$BPFLUA"
+expect 0 "usage:" "$BPFLUA" --help
+expect 1 "-e needs the code" "$BPFLUA" -e
+expect 1 "stdin:1: syntax error" sh -c "echo 'this is not lua' | '$BPFLUA'"
+expect 1 "stdin:1: boom" sh -c "echo 'error(\"boom\")' | '$BPFLUA'"
 
 # -o writes the file only when the run completes
 expect 1 "unknown option" "$BPFLUA" run syscount -o "$tmp/report.txt" --bogus
