@@ -632,6 +632,16 @@ static int l_monotonic(lua_State *L)
 	return 1;
 }
 
+/* BPF.monotonic_ns(): the clock bpf_ktime_get_ns() reads, as an integer */
+static int l_monotonic_ns(lua_State *L)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	lua_pushinteger(L, (lua_Integer)ts.tv_sec * 1000000000 + ts.tv_nsec);
+	return 1;
+}
+
 static int l_syscall_name(lua_State *L)
 {
 	const char *n = bl_syscall_name((int)luaL_checkinteger(L, 1));
@@ -741,6 +751,7 @@ static const luaL_Reg module_funcs[] = {
 	{ "sleep", l_sleep },
 	{ "interrupted", l_interrupted },
 	{ "monotonic", l_monotonic },
+	{ "monotonic_ns", l_monotonic_ns },
 	{ "syscall_name", l_syscall_name },
 	{ "syscall_number", l_syscall_number },
 	{ "features", l_features },

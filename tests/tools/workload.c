@@ -6,6 +6,9 @@
  *   workload uprobe N           calls bl_traced_function() N times
  *   workload openfail N         N open() calls of a missing file (ENOENT)
  *   workload nanosleep N        N sleeps of 1 ms
+ *   workload leak N SIZE        leaks N blocks of SIZE bytes from
+ *                               bl_leak_memory(), allocates and frees as many
+ *                               in bl_alloc_and_free(), then lingers 1 s
  *   workload burn SECONDS [GATE] spins in bl_burn_cpu() for SECONDS, then
  *                               stays alive until GATE exists, so that its
  *                               stacks can still be symbolized
@@ -39,6 +42,26 @@ __attribute__((noinline)) void bl_burn_cpu(double seconds)
 	} while ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 < seconds);
 }
 
+static void *leaked[100000];
+static long nleaked;
+
+__attribute__((noinline)) void *bl_leak_memory(size_t size)
+{
+	void *p = malloc(size);
+
+	/* stored, and not a tail call: this frame stays on the stack */
+	leaked[nleaked++ % 100000] = p;
+	return p;
+}
+
+__attribute__((noinline)) void bl_alloc_and_free(size_t size)
+{
+	void *p = malloc(size);
+
+	sink += (unsigned long)p;
+	free(p);
+}
+
 static void wait_for(const char *gate)
 {
 	struct timespec ms = { 0, 1000000 };
@@ -50,7 +73,7 @@ static void wait_for(const char *gate)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: workload getppid|uprobe|openfail|nanosleep|burn N [GATE]\n");
+		fprintf(stderr, "usage: workload getppid|uprobe|openfail|nanosleep|leak|burn N [ARG]\n");
 		return 2;
 	}
 	printf("%d\n", (int)getpid());
@@ -79,6 +102,16 @@ int main(int argc, char **argv)
 
 		for (long i = 0; i < n; i++)
 			nanosleep(&ms, NULL);
+	} else if (!strcmp(argv[1], "leak")) {
+		long n = atol(argv[2]);
+		size_t size = argc > 3 ? (size_t)atol(argv[3]) : 1000;
+		struct timespec s = { 1, 0 };
+
+		for (long i = 0; i < n; i++) {
+			bl_leak_memory(size);
+			bl_alloc_and_free(size);
+		}
+		nanosleep(&s, NULL); /* a tracer can still read our memory map */
 	} else if (!strcmp(argv[1], "burn")) {
 		bl_burn_cpu(atof(argv[2]));
 		printf("done\n");
