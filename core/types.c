@@ -110,8 +110,10 @@ static struct bl_type *make_array(struct bl_type *elem, const size_t *dims, size
 	for (size_t i = ndims; i-- > 0;) {
 		struct bl_type *a;
 
+		/* char[N] is text, cut at its NUL; unsigned char / u8 arrays are
+		 * raw bytes (addresses, payloads), every one of them */
 		if (elem->kind == BL_INT && elem->size == 1 && i == ndims - 1) {
-			a = new_type(BL_CHARS);
+			a = new_type(elem->is_signed ? BL_CHARS : BL_BYTES);
 			if (!a)
 				goto fail;
 			a->count = dims[i];

@@ -617,6 +617,12 @@ static int l_sleep(lua_State *L)
 	return 1;
 }
 
+static int l_graceful_stop(lua_State *L)
+{
+	bl_signals_graceful(lua_toboolean(L, 1));
+	return 0;
+}
+
 static int l_interrupted(lua_State *L)
 {
 	lua_pushboolean(L, bl_interrupted());
@@ -750,6 +756,7 @@ static const luaL_Reg module_funcs[] = {
 	{ "sym_flush", l_sym_flush },
 	{ "sleep", l_sleep },
 	{ "interrupted", l_interrupted },
+	{ "graceful_stop", l_graceful_stop },
 	{ "monotonic", l_monotonic },
 	{ "monotonic_ns", l_monotonic_ns },
 	{ "syscall_name", l_syscall_name },

@@ -79,6 +79,8 @@ void bl_signals_check(lua_State *L);
 /* Marks the pending signal as delivered to the script (a sleep returned early). */
 int bl_signals_consume(void);
 int bl_interrupted(void);
+/* On: the first signal only ends sleeps and polls; a second one interrupts. */
+void bl_signals_graceful(int on);
 /* Forgets signals seen so far: the REPL's next statement starts clean. */
 void bl_signals_reset(lua_State *L);
 

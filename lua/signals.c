@@ -19,12 +19,22 @@ static void hook(lua_State *L, lua_Debug *ar)
 		luaL_error(L, "interrupted");
 }
 
+/* Tracers stop at their own pace on the first Ctrl-C (their sleeps and
+ * polls return, the loop ends, the report prints); only a second one
+ * interrupts whatever Lua code is running. Scripts get lua.c's behaviour. */
+static volatile sig_atomic_t graceful;
+
 static void on_signal(int sig)
 {
 	(void)sig;
 	received++;
-	if (main_L)
+	if (main_L && (!graceful || received > 1))
 		lua_sethook(main_L, hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+void bl_signals_graceful(int on)
+{
+	graceful = on;
 }
 
 void bl_signals_install(lua_State *L)
@@ -42,6 +52,8 @@ void bl_signals_install(lua_State *L)
 
 void bl_signals_check(lua_State *L)
 {
+	if (graceful && received < 2)
+		return;
 	if (received && received == delivered)
 		luaL_error(L, "interrupted");
 }

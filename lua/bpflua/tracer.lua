@@ -227,6 +227,7 @@ end
 -- Cleanup is the BPF objects' own: they detach when collected, on error too.
 function M.run(decl, opts)
   require("bpflua.events").force_perf(opts.perf_buffer)
+  BPF.graceful_stop(true)
   opts.out = output.new({ format = opts.format, path = opts.output })
   local child
   local ok, err = pcall(function()

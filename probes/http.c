@@ -1,0 +1,224 @@
+/* HTTP seen in socket reads and writes: the first bytes of each send and
+ * receive on a TCP socket, for user space to parse. Only payloads that
+ * start like HTTP/1 (a method or "HTTP/") or belong to a connection that
+ * began with the HTTP/2 preface leave the kernel; the rest is dropped here.
+ *
+ * Which calls are on TCP sockets comes from sock:sock_send_length and
+ * sock:sock_recv_length, which fire inside the syscall with the socket; the
+ * data pointer is the syscall's own argument (user memory, stable ABI). */
+#define IPPROTO_TCP 6
+#define TCP_CLOSE 7
+#define CAP 1024
+
+enum { K_WRITE = 1, K_READ, K_SENDTO, K_RECVFROM, K_SENDMSG, K_RECVMSG, K_WRITEV, K_READV };
+
+#define MAX_IOV 40
+
+struct pending {
+	u64 ptr;  /* buffer, iovec array or msghdr */
+	u64 sk;
+	u64 nvec; /* writev/readv: iovec count */
+	u32 fd;
+	u32 kind;
+	u32 on_tcp;
+	u32 pad;
+};
+
+struct iov {
+	u64 base;
+	u64 len;
+};
+
+struct event {
+	u64 ts;
+	u64 sk;
+	u32 pid;
+	u32 fd;
+	u32 len;    /* bytes the call moved */
+	u32 caplen; /* of which captured in data */
+	u32 dir;    /* 0 send, 1 receive, 2 the connection closed */
+	u32 pad;
+	char comm[16];
+	u8 data[2 * CAP]; /* CAP captured at most; the rest keeps the verifier's bounds simple */
+};
+
+struct config {
+	u32 ready;
+	u32 filter_pid;
+	u32 exclude_pid;
+	u32 unused;
+	u64 max_events;
+};
+
+BPF_ARRAY(config, struct config, 1);
+BPF_HASH(pending, u32, struct pending, 10240);
+BPF_HASH(h2conns, u64, u32, 65536);
+BPF_HASH(seen, u64, u32, 65536); /* sockets we reported: their close is news */
+BPF_PERCPU_ARRAY(scratch, struct event, 1);
+BPF_PERCPU_ARRAY(events_lost, u64, 1);
+#ifdef BL_RINGBUF
+BPF_RINGBUF_OUTPUT(events, 2048);
+#else
+BPF_PERF_OUTPUT(events);
+#endif
+
+static __always_inline int wanted(void)
+{
+	int zero = 0;
+	struct config *cf = config.lookup(&zero);
+	u32 pid = bpf_get_current_pid_tgid() >> 32;
+
+	return cf && cf->ready && pid != cf->exclude_pid && (!cf->filter_pid || pid == cf->filter_pid);
+}
+
+static __always_inline int remember(u32 kind, u32 fd, u64 ptr, u64 nvec)
+{
+	u32 tid = bpf_get_current_pid_tgid();
+	struct pending p = { .ptr = ptr, .fd = fd, .kind = kind, .nvec = nvec };
+
+	if (wanted())
+		pending.update(&tid, &p);
+	return 0;
+}
+
+TRACEPOINT_PROBE(syscalls, sys_enter_write) { return remember(K_WRITE, args->fd, (u64)args->buf, 0); }
+TRACEPOINT_PROBE(syscalls, sys_enter_read) { return remember(K_READ, args->fd, (u64)args->buf, 0); }
+TRACEPOINT_PROBE(syscalls, sys_enter_sendto) { return remember(K_SENDTO, args->fd, (u64)args->buff, 0); }
+TRACEPOINT_PROBE(syscalls, sys_enter_recvfrom) { return remember(K_RECVFROM, args->fd, (u64)args->ubuf, 0); }
+TRACEPOINT_PROBE(syscalls, sys_enter_sendmsg) { return remember(K_SENDMSG, args->fd, (u64)args->msg, 0); }
+TRACEPOINT_PROBE(syscalls, sys_enter_recvmsg) { return remember(K_RECVMSG, args->fd, (u64)args->msg, 0); }
+TRACEPOINT_PROBE(syscalls, sys_enter_writev) { return remember(K_WRITEV, args->fd, (u64)args->vec, args->vlen); }
+TRACEPOINT_PROBE(syscalls, sys_enter_readv) { return remember(K_READV, args->fd, (u64)args->vec, args->vlen); }
+
+static __always_inline int on_socket(u64 sk, int protocol)
+{
+	u32 tid = bpf_get_current_pid_tgid();
+	struct pending *p = pending.lookup(&tid);
+
+	if (p && protocol == IPPROTO_TCP) {
+		p->on_tcp = 1;
+		p->sk = sk;
+	}
+	return 0;
+}
+
+TRACEPOINT_PROBE(sock, sock_send_length) { return on_socket((u64)args->sk, args->protocol); }
+TRACEPOINT_PROBE(sock, sock_recv_length) { return on_socket((u64)args->sk, args->protocol); }
+
+static __always_inline void submit(void *ctx, struct event *e)
+{
+	int zero = 0;
+
+#ifdef BL_RINGBUF
+	if (events.ringbuf_output(e, sizeof(*e), BL_RB_FLAGS))
+		events_lost.increment(zero);
+#else
+	events.perf_submit(ctx, e, sizeof(*e));
+#endif
+}
+
+/* "GET ", "POST", "PUT ", "HEAD", "DELE", "PATC", "OPTI", "HTTP", "PRI " as
+ * little-endian words */
+static __always_inline int http_start(u32 w)
+{
+	return w == 0x20544547 || w == 0x54534f50 || w == 0x20545550 || w == 0x44414548 ||
+	       w == 0x454c4544 || w == 0x43544150 || w == 0x4954504f || w == 0x50545448;
+}
+#define H2_PREFACE 0x20495250 /* "PRI " */
+
+static __always_inline int done(void *ctx, long ret)
+{
+	u32 tid = bpf_get_current_pid_tgid();
+	struct pending *p = pending.lookup(&tid);
+	u64 vec = 0, nvec = 1;
+	u32 first = 0, zero = 0, one = 1;
+	struct iov v = {};
+
+	if (!p)
+		return 0;
+	if (!p->on_tcp || ret <= 0)
+		goto out;
+	if (p->kind == K_SENDMSG || p->kind == K_RECVMSG) { /* user_msghdr: msg_iov, msg_iovlen */
+		bpf_probe_read_user(&vec, sizeof(vec), (void *)(p->ptr + 16));
+		bpf_probe_read_user(&nvec, sizeof(nvec), (void *)(p->ptr + 24));
+	} else if (p->kind == K_WRITEV || p->kind == K_READV) {
+		vec = p->ptr;
+		nvec = p->nvec;
+	}
+	if (vec)
+		bpf_probe_read_user(&v, sizeof(v), (void *)vec);
+	else
+		v.base = p->ptr;
+	bpf_probe_read_user(&first, sizeof(first), (void *)v.base);
+	u64 sk = p->sk;
+	if (!h2conns.lookup(&sk)) {
+		if (first == H2_PREFACE)
+			h2conns.update(&sk, &one);
+		else if (!http_start(first))
+			goto out;
+	}
+	struct event *e = scratch.lookup(&zero);
+	if (!e)
+		goto out;
+	e->ts = bpf_ktime_get_ns();
+	e->sk = sk;
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->fd = p->fd;
+	e->len = ret;
+	e->dir = (p->kind == K_READ || p->kind == K_RECVFROM || p->kind == K_RECVMSG || p->kind == K_READV);
+	bpf_get_current_comm(&e->comm, sizeof(e->comm));
+	/* gather the call's bytes in order, across up to MAX_IOV iovecs */
+	u64 off = 0, left = ret < CAP - 1 ? ret : CAP - 1;
+	if (!vec) {
+		bpf_probe_read_user(&e->data, left & (CAP - 1), (void *)v.base);
+		off = left;
+	} else {
+#pragma unroll
+		for (int i = 0; i < MAX_IOV; i++) {
+			if (i >= nvec || !left)
+				break;
+			if (i)
+				bpf_probe_read_user(&v, sizeof(v), (void *)(vec + i * sizeof(v)));
+			u64 n = v.len < left ? v.len : left;
+			bpf_probe_read_user(&e->data[off & (CAP - 1)], n & (CAP - 1), (void *)v.base);
+			off += n;
+			left -= n;
+		}
+	}
+	e->caplen = off;
+	seen.update(&sk, &one);
+	submit(ctx, e);
+out:
+	pending.delete(&tid);
+	return 0;
+}
+
+TRACEPOINT_PROBE(syscalls, sys_exit_write) { return done(args, args->ret); }
+TRACEPOINT_PROBE(syscalls, sys_exit_read) { return done(args, args->ret); }
+TRACEPOINT_PROBE(syscalls, sys_exit_sendto) { return done(args, args->ret); }
+TRACEPOINT_PROBE(syscalls, sys_exit_recvfrom) { return done(args, args->ret); }
+TRACEPOINT_PROBE(syscalls, sys_exit_sendmsg) { return done(args, args->ret); }
+TRACEPOINT_PROBE(syscalls, sys_exit_recvmsg) { return done(args, args->ret); }
+TRACEPOINT_PROBE(syscalls, sys_exit_writev) { return done(args, args->ret); }
+TRACEPOINT_PROBE(syscalls, sys_exit_readv) { return done(args, args->ret); }
+
+/* a reported connection closed: user space drops its state */
+TRACEPOINT_PROBE(sock, inet_sock_set_state)
+{
+	u64 sk = (u64)args->skaddr;
+	u32 zero = 0;
+
+	if (args->newstate != TCP_CLOSE || !seen.lookup(&sk))
+		return 0;
+	seen.delete(&sk);
+	h2conns.delete(&sk);
+	struct event *e = scratch.lookup(&zero);
+	if (!e)
+		return 0;
+	e->ts = bpf_ktime_get_ns();
+	e->sk = sk;
+	e->dir = 2;
+	e->len = e->caplen = 0;
+	submit(args, e);
+	return 0;
+}

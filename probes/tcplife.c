@@ -1,0 +1,129 @@
+/* TCP sessions from open to close, from the sock:inet_sock_set_state
+ * tracepoint (addresses, ports and states as the kernel hands them over)
+ * and the sock:sock_send_length / sock_recv_length tracepoints (the bytes
+ * each send and receive moved, per socket). No kernel struct is read, so
+ * a mismatched header tree or a host without BTF changes nothing. */
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define TCP_CLOSE 7
+#define IPPROTO_TCP 6
+
+struct session {
+	u64 start_ns;
+	u64 tx, rx;
+	u32 pid;
+	char comm[16];
+};
+
+struct event {
+	u64 duration_ns;
+	u64 tx, rx;
+	u32 pid;
+	u16 family, lport;
+	u16 rport;
+	u16 pad[3];
+	u8 laddr[16];
+	u8 raddr[16];
+	char comm[16];
+};
+
+struct config {
+	u32 ready;
+	u32 filter_pid;
+	u32 exclude_pid;
+	u32 unused;
+	u64 max_events;
+};
+
+BPF_ARRAY(config, struct config, 1);
+BPF_HASH(sessions, u64, struct session, 65536);
+BPF_PERCPU_ARRAY(events_lost, u64, 1);
+#ifdef BL_RINGBUF
+BPF_RINGBUF_OUTPUT(events, 1024);
+#else
+BPF_PERF_OUTPUT(events);
+#endif
+
+/* a socket seen for the first time in process context gets its owner */
+static __always_inline void own(struct session *s)
+{
+	if (s->pid)
+		return;
+	s->pid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(&s->comm, sizeof(s->comm));
+}
+
+TRACEPOINT_PROBE(sock, inet_sock_set_state)
+{
+	u64 sk = (u64)args->skaddr;
+
+	if (args->protocol != IPPROTO_TCP)
+		return 0;
+	if (args->newstate == TCP_SYN_SENT || (args->newstate == TCP_ESTABLISHED && !sessions.lookup(&sk))) {
+		struct session s = { .start_ns = bpf_ktime_get_ns() };
+
+		/* connect() runs in the process; a passive open completes in
+		 * softirq context, so its owner is set at its first send or receive */
+		if (args->newstate == TCP_SYN_SENT)
+			own(&s);
+		sessions.update(&sk, &s);
+		return 0;
+	}
+	if (args->newstate != TCP_CLOSE)
+		return 0;
+	struct session *s = sessions.lookup(&sk);
+	if (!s)
+		return 0;
+	struct event e = {};
+	e.duration_ns = bpf_ktime_get_ns() - s->start_ns;
+	e.tx = s->tx;
+	e.rx = s->rx;
+	e.pid = s->pid;
+	__builtin_memcpy(&e.comm, s->comm, sizeof(e.comm));
+	e.family = args->family;
+	e.lport = args->sport;
+	e.rport = args->dport;
+	if (args->family == 2) { /* AF_INET */
+		__builtin_memcpy(&e.laddr, args->saddr, 4);
+		__builtin_memcpy(&e.raddr, args->daddr, 4);
+	} else {
+		__builtin_memcpy(&e.laddr, args->saddr_v6, 16);
+		__builtin_memcpy(&e.raddr, args->daddr_v6, 16);
+	}
+	sessions.delete(&sk);
+	int zero = 0;
+	struct config *cf = config.lookup(&zero);
+	if (!cf || !cf->ready || (cf->filter_pid && e.pid != cf->filter_pid))
+		return 0;
+#ifdef BL_RINGBUF
+	if (events.ringbuf_output(&e, sizeof(e), BL_RB_FLAGS))
+		events_lost.increment(zero);
+#else
+	events.perf_submit(args, &e, sizeof(e));
+#endif
+	return 0;
+}
+
+TRACEPOINT_PROBE(sock, sock_send_length)
+{
+	u64 sk = (u64)args->sk;
+	struct session *s;
+
+	if (args->protocol != IPPROTO_TCP || args->ret <= 0 || !(s = sessions.lookup(&sk)))
+		return 0;
+	own(s);
+	__sync_fetch_and_add(&s->tx, args->ret);
+	return 0;
+}
+
+TRACEPOINT_PROBE(sock, sock_recv_length)
+{
+	u64 sk = (u64)args->sk;
+	struct session *s;
+
+	if (args->protocol != IPPROTO_TCP || args->ret <= 0 || !(s = sessions.lookup(&sk)))
+		return 0;
+	own(s);
+	__sync_fetch_and_add(&s->rx, args->ret);
+	return 0;
+}

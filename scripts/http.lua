@@ -1,0 +1,64 @@
+-- http: HTTP requests as processes send and receive them: HTTP/1.x, and
+-- HTTP/2 cleartext (h2c) and gRPC with HPACK-decoded headers. Method,
+-- path, status, latency; client and server side both.
+local probe = require("bpflua.probe")
+local events = require("bpflua.events")
+local net = require("bpflua.net")
+local http = require("bpflua.http")
+
+local COLS = {
+  { "pid", "PID", "%-7d" }, { "comm", "COMM", "%-12s" }, { "side", "SIDE", "%-6s" },
+  { "protocol", "PROTO", "%-8s" }, { "method", "METHOD", "%-7s" }, { "status", "STATUS", "%6s" },
+  { "grpc_status", "GRPC", "%4s" }, { "latency_ms", "MS", "%9.3f" }, { "path", "PATH", "%s" },
+}
+
+return {
+  name = "http",
+  description = "HTTP/1.x, h2c and gRPC requests from socket reads and writes: method, path, status, latency",
+  args = {
+    { nil, "side", type = "choice", choices = { "both", "client", "server" }, default = "both",
+      help = "report the client side, the server side, or both" },
+  },
+
+  init = function(opts)
+    net.need("HTTP on sockets", { "sock:sock_send_length", "sock:sock_recv_length", "sock:inet_sock_set_state" })
+    local b = probe.load("http", events.defines({}, true), { filter_pid = opts.pid, exclude_pid = BPF.getpid() })
+    local st = { b = b, conns = {}, n = 0 }
+    opts.out:header(COLS)
+    st.reader = events.open(b, "events", function(e)
+      if e.dir == 2 then
+        st.conns[e.sk] = nil
+        return
+      end
+      local c = st.conns[e.sk]
+      if not c then
+        c = http.conn()
+        st.conns[e.sk] = c
+      end
+      for _, r in ipairs(c:feed(e)) do
+        if opts.side == "both" or opts.side == r.side then
+          st.n = st.n + 1
+          r.pid, r.comm = e.pid, e.comm
+          r.latency_ms = math.floor(r.latency_ms * 1000 + 0.5) / 1000
+          opts.out:record(r, COLS)
+        end
+      end
+      opts.out:flush()
+    end, { timed = true })
+    opts.out:note("Tracing HTTP requests... Ctrl-C to end.")
+    return st
+  end,
+
+  poll = function(st, opts, ms)
+    st.reader:poll(ms)
+  end,
+
+  status = function(st)
+    return { events = st.n, lost = st.reader:lost() }
+  end,
+
+  finish = function(st, opts)
+    local lost = st.reader:lost()
+    if lost > 0 then opts.out:note(string.format("http: %d payloads lost (the buffer was full)", lost)) end
+  end,
+}

@@ -1,0 +1,53 @@
+-- tcpconnect: TCP connects as they happen, with their latency; with
+-- --mode accept (or both) the connections a process accepts too.
+local probe = require("bpflua.probe")
+local events = require("bpflua.events")
+local net = require("bpflua.net")
+
+local COLS = {
+  { "pid", "PID", "%-7d" }, { "comm", "COMM", "%-12s" }, { "dir", "DIR", "%-7s" },
+  { "laddr", "LADDR", "%-15s" }, { "lport", "LPORT", "%5d" },
+  { "raddr", "RADDR", "%-15s" }, { "rport", "RPORT", "%5d" },
+  { "latency_ms", "LAT(ms)", "%8.3f" }, { "result", "RESULT", "%s" },
+}
+
+local args = {
+  { nil, "mode", type = "choice", choices = { "connect", "accept", "both" }, default = "connect",
+    help = "which side: connects, accepts or both" },
+}
+for _, a in ipairs(net.FILTER_ARGS) do args[#args + 1] = a end
+
+return {
+  name = "tcpconnect",
+  description = "TCP connects with their latency (and accepts, with --mode accept|both)",
+  args = args,
+
+  init = function(opts)
+    net.need("TCP connects", { "sock:inet_sock_set_state", "sock:sock_send_length", "sock:sock_recv_length" })
+    local b = probe.load("tcpconnect", events.defines({}, true), { filter_pid = opts.pid })
+    local st = { b = b, n = 0 }
+    opts.out:header(COLS)
+    st.reader = events.open(b, "events", function(e)
+      local dir = e.accept == 1 and "accept" or "connect"
+      if opts.mode ~= "both" and opts.mode ~= dir then return end
+      local laddr, raddr = net.addr(e.family, net.bytes(e.laddr)), net.addr(e.family, net.bytes(e.raddr))
+      if not net.matches(opts, laddr, e.lport, raddr, e.rport) then return end
+      st.n = st.n + 1
+      opts.out:record({ pid = e.pid, comm = e.pid ~= 0 and e.comm or "[unknown]", dir = dir,
+                        laddr = laddr, lport = e.lport, raddr = raddr, rport = e.rport,
+                        latency_ms = e.accept == 0 and math.floor(e.latency_ns / 1e3 + 0.5) / 1000 or nil,
+                        result = e.failed == 1 and "failed" or "ok" }, COLS)
+      opts.out:flush()
+    end, { timed = true })
+    opts.out:note(string.format("Tracing TCP %s... Ctrl-C to end.", opts.mode == "both" and "connects and accepts" or (opts.mode .. "s")))
+    return st
+  end,
+
+  poll = function(st, opts, ms)
+    st.reader:poll(ms)
+  end,
+
+  status = function(st)
+    return { events = st.n, lost = st.reader:lost() }
+  end,
+}

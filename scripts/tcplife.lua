@@ -1,0 +1,53 @@
+-- tcplife: one line per TCP session when it closes: who, where, how many
+-- bytes each way and for how long.
+local probe = require("bpflua.probe")
+local events = require("bpflua.events")
+local net = require("bpflua.net")
+
+local COLS = {
+  { "pid", "PID", "%-7d" }, { "comm", "COMM", "%-12s" },
+  { "laddr", "LADDR", "%-15s" }, { "lport", "LPORT", "%5d" },
+  { "raddr", "RADDR", "%-15s" }, { "rport", "RPORT", "%5d" },
+  { "tx_bytes", "TX_BYTES", "%9d" }, { "rx_bytes", "RX_BYTES", "%9d" },
+  { "duration_ms", "MS", "%9.2f" },
+}
+
+local args = {}
+for _, a in ipairs(net.FILTER_ARGS) do args[#args + 1] = a end
+
+return {
+  name = "tcplife",
+  description = "TCP sessions as they close: addresses, ports, bytes each way, duration",
+  args = args,
+
+  init = function(opts)
+    net.need("TCP sessions", { "sock:inet_sock_set_state", "sock:sock_send_length", "sock:sock_recv_length" })
+    local b = probe.load("tcplife", events.defines({}, true), { filter_pid = opts.pid })
+    local st = { b = b, n = 0 }
+    opts.out:header(COLS)
+    st.reader = events.open(b, "events", function(e)
+      local laddr, raddr = net.addr(e.family, net.bytes(e.laddr)), net.addr(e.family, net.bytes(e.raddr))
+      if not net.matches(opts, laddr, e.lport, raddr, e.rport) then return end
+      st.n = st.n + 1
+      opts.out:record({ pid = e.pid, comm = e.pid ~= 0 and e.comm or "[unknown]", laddr = laddr, lport = e.lport,
+                        raddr = raddr, rport = e.rport, tx_bytes = e.tx, rx_bytes = e.rx,
+                        duration_ms = math.floor(e.duration_ns / 1e4 + 0.5) / 100 }, COLS)
+      opts.out:flush()
+    end, { timed = true })
+    opts.out:note(string.format("Tracing TCP sessions through a %s... Ctrl-C to end.", st.reader:kind()))
+    return st
+  end,
+
+  poll = function(st, opts, ms)
+    st.reader:poll(ms)
+  end,
+
+  status = function(st)
+    return { events = st.n, lost = st.reader:lost() }
+  end,
+
+  finish = function(st, opts)
+    local lost = st.reader:lost()
+    if lost > 0 then opts.out:note(string.format("tcplife: %d sessions lost (the buffer was full)", lost)) end
+  end,
+}

@@ -1,0 +1,100 @@
+#!/bin/bash
+# The network tracers against workloads with known ground truth: an HTTP
+# server and raw-socket client (every byte counted by the client itself),
+# a gRPC server and client, and a UDP sender and receiver.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+tools="$here/../tools"
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+PY=/usr/bin/python3 # Debian's, where python3-grpcio lives
+port=$((20000 + $$ % 20000))
+fail() { echo "FAIL: $1"; for f in "$tmp"/*.err; do cat "$f"; done; exit 1; }
+
+start() { # name, tracer args...: a tracer in the background, JSON to $tmp/name.json
+	local name=$1; shift
+	"$BPFLUA" run "$@" --format json -o "$tmp/$name.json" 2>"$tmp/$name.err" &
+	eval "pid_$name=$!"
+	for _ in $(seq 1 600); do grep -q Tracing "$tmp/$name.err" && return; sleep 0.05; done
+	fail "$name never started"
+}
+finish() { # name: Ctrl-C, then the tracer writes its report
+	local p
+	eval "p=\$pid_$1"
+	sleep 0.3 # the last events drain on the tracer's timer
+	kill -INT "$p"
+	wait "$p" || fail "$1 failed"
+}
+
+# --- HTTP/1.1 and TCP sessions ---------------------------------------------
+start http http
+start tcplife tcplife -P $port
+start tcpconnect tcpconnect --mode both -P $port
+$PY "$tools/net_workload.py" http $port 5 >"$tmp/truth" || fail "http workload"
+for t in http tcplife tcpconnect; do finish $t; done
+$PY - "$tmp" $port <<'PY' || fail "HTTP/TCP records"
+import json, sys, collections
+tmp, port = sys.argv[1], int(sys.argv[2])
+load = lambda n: [json.loads(l) for l in open("%s/%s.json" % (tmp, n))]
+truth = [l.split() for l in open(tmp + "/truth")]
+assert len(truth) == 10, truth
+
+http = [r for r in load("http") if r["protocol"] == "HTTP/1.1" and r["path"] in ("/hello", "/missing")]
+for side in ("client", "server"):
+    got = collections.Counter((r["method"], r["path"], r["status"]) for r in http if r["side"] == side)
+    assert got == {("GET", "/hello", 200): 5, ("GET", "/missing", 404): 5}, (side, got)
+assert all(r["latency_ms"] >= 0 and r["comm"] == "python3" for r in http), http
+print("http: 10 requests on each side with method, path and status")
+
+life = load("tcplife")
+for cport, sent, received, status, path in truth:
+    cport, sent, received = int(cport), int(sent), int(received)
+    client = [r for r in life if r["lport"] == cport and r["rport"] == port]
+    server = [r for r in life if r["lport"] == port and r["rport"] == cport]
+    assert len(client) == 1 and len(server) == 1, (cport, client, server)
+    c, s = client[0], server[0]
+    assert (c["tx_bytes"], c["rx_bytes"]) == (sent, received), (c, sent, received)
+    assert (s["rx_bytes"], s["tx_bytes"]) == (sent, received), (s, sent, received)
+    assert c["laddr"] == c["raddr"] == "127.0.0.1" and c["duration_ms"] >= 0
+print("tcplife: 10 sessions, both ends, bytes exactly as the client counted them")
+
+conn = load("tcpconnect")
+connects = [r for r in conn if r["dir"] == "connect" and r["rport"] == port]
+accepts = [r for r in conn if r["dir"] == "accept" and r["lport"] == port]
+assert sorted(r["lport"] for r in connects) == sorted(int(t[0]) for t in truth), connects
+assert sorted(r["rport"] for r in accepts) == sorted(int(t[0]) for t in truth), accepts
+assert all(r["latency_ms"] > 0 and r["result"] == "ok" for r in connects), connects
+print("tcpconnect: 10 connects with latency and 10 accepts")
+PY
+
+# --- gRPC over h2c ------------------------------------------------------------
+start grpc http
+$PY "$tools/grpc_pair.py" $((port + 1)) 4 || fail "grpc workload"
+finish grpc
+$PY - "$tmp" <<'PY' || fail "gRPC records"
+import json, sys, collections
+rows = [json.loads(l) for l in open(sys.argv[1] + "/grpc.json")]
+rows = [r for r in rows if r["protocol"] == "grpc"]
+for side in ("client", "server"):
+    got = collections.Counter((r["method"], r["path"], r.get("grpc_status")) for r in rows if r["side"] == side)
+    assert got == {("POST", "/bpflua.Test/Hello", 0): 4, ("POST", "/bpflua.Test/Missing", 5): 4}, (side, got)
+print("grpc: 8 calls on each side with path and grpc-status")
+PY
+
+# --- UDP ----------------------------------------------------------------------
+start udp udp -T 0
+$PY "$tools/net_workload.py" udp $((port + 2)) 321 123 >"$tmp/udptruth" || fail "udp workload"
+finish udp
+$PY - "$tmp" $((port + 2)) <<'PY' || fail "UDP records"
+import json, sys
+tmp, port = sys.argv[1], int(sys.argv[2])
+rows = [json.loads(l) for l in open(tmp + "/udp.json")]
+sender = int(open(tmp + "/udptruth").read())
+send = [r for r in rows if r["direction"] == "send" and r["rport"] == port]
+recv = [r for r in rows if r["direction"] == "recv" and r["rport"] == sender]
+assert len(send) == 1 and send[0]["datagrams"] == 321 and send[0]["bytes"] == 321 * 123, send
+assert len(recv) == 1 and recv[0]["datagrams"] == 321 and recv[0]["bytes"] == 321 * 123, recv
+assert send[0]["raddr"] == "127.0.0.1"
+print("udp: 321 datagrams of 123 bytes each way, with the remote endpoint")
+PY
+echo "network: 4 groups of checks passed"
