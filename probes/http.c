@@ -7,6 +7,7 @@
  * sock:sock_recv_length, which fire inside the syscall with the socket; the
  * data pointer is the syscall's own argument (user memory, stable ABI). */
 #define IPPROTO_TCP 6
+#define TCP_ESTABLISHED 1
 #define TCP_CLOSE 7
 #define CAP 1024
 
@@ -39,7 +40,17 @@ struct event {
 	u32 dir;    /* 0 send, 1 receive, 2 the connection closed */
 	u32 pad;
 	char comm[16];
+	u16 family, lport, rport, pad2;
+	u8 laddr[16];
+	u8 raddr[16];
 	u8 data[2 * CAP]; /* CAP captured at most; the rest keeps the verifier's bounds simple */
+};
+
+/* a connection's endpoints, as sock:inet_sock_set_state hands them over */
+struct endpoints {
+	u16 family, lport, rport, pad;
+	u8 laddr[16];
+	u8 raddr[16];
 };
 
 struct config {
@@ -54,6 +65,7 @@ BPF_ARRAY(config, struct config, 1);
 BPF_HASH(pending, u32, struct pending, 10240);
 BPF_HASH(h2conns, u64, u32, 65536);
 BPF_HASH(seen, u64, u32, 65536); /* sockets we reported: their close is news */
+BPF_HASH(endpoints, u64, struct endpoints, 65536);
 BPF_PERCPU_ARRAY(scratch, struct event, 1);
 BPF_PERCPU_ARRAY(events_lost, u64, 1);
 #ifdef BL_RINGBUF
@@ -186,6 +198,16 @@ static __always_inline int done(void *ctx, long ret)
 		}
 	}
 	e->caplen = off;
+	struct endpoints *ep = endpoints.lookup(&sk);
+	if (ep) {
+		e->family = ep->family;
+		e->lport = ep->lport;
+		e->rport = ep->rport;
+		__builtin_memcpy(&e->laddr, ep->laddr, 16);
+		__builtin_memcpy(&e->raddr, ep->raddr, 16);
+	} else {
+		e->family = 0; /* connected before the trace began */
+	}
 	seen.update(&sk, &one);
 	submit(ctx, e);
 out:
@@ -208,7 +230,23 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 	u64 sk = (u64)args->skaddr;
 	u32 zero = 0;
 
-	if (args->newstate != TCP_CLOSE || !seen.lookup(&sk))
+	if (args->newstate == TCP_ESTABLISHED) {
+		struct endpoints ep = { .family = args->family, .lport = args->sport, .rport = args->dport };
+
+		if (args->family == 2) {
+			__builtin_memcpy(&ep.laddr, args->saddr, 4);
+			__builtin_memcpy(&ep.raddr, args->daddr, 4);
+		} else {
+			__builtin_memcpy(&ep.laddr, args->saddr_v6, 16);
+			__builtin_memcpy(&ep.raddr, args->daddr_v6, 16);
+		}
+		endpoints.update(&sk, &ep);
+		return 0;
+	}
+	if (args->newstate != TCP_CLOSE)
+		return 0;
+	endpoints.delete(&sk);
+	if (!seen.lookup(&sk))
 		return 0;
 	seen.delete(&sk);
 	h2conns.delete(&sk);

@@ -11,14 +11,20 @@ local COLS = {
   { "protocol", "PROTO", "%-8s" }, { "method", "METHOD", "%-7s" }, { "status", "STATUS", "%6s" },
   { "grpc_status", "GRPC", "%4s" }, { "latency_ms", "MS", "%9.3f" }, { "path", "PATH", "%s" },
 }
+-- in JSON only: the text line stays short
+local JSON_COLS = { { "pid" }, { "comm" }, { "method" }, { "path" }, { "status" }, { "latency_ms" }, { "protocol" },
+                    { "side" }, { "grpc_status" }, { "laddr" }, { "lport" }, { "raddr" }, { "rport" } }
+
+local args = {
+  { nil, "side", type = "choice", choices = { "both", "client", "server" }, default = "both",
+    help = "report the client side, the server side, or both" },
+}
+for _, a in ipairs(net.FILTER_ARGS) do args[#args + 1] = a end
 
 return {
   name = "http",
   description = "HTTP/1.x, h2c and gRPC requests from socket reads and writes: method, path, status, latency",
-  args = {
-    { nil, "side", type = "choice", choices = { "both", "client", "server" }, default = "both",
-      help = "report the client side, the server side, or both" },
-  },
+  args = args,
 
   init = function(opts)
     net.need("HTTP on sockets", { "sock:sock_send_length", "sock:sock_recv_length", "sock:inet_sock_set_state" })
@@ -36,11 +42,17 @@ return {
         st.conns[e.sk] = c
       end
       for _, r in ipairs(c:feed(e)) do
-        if opts.side == "both" or opts.side == r.side then
+        if e.family ~= 0 then
+          r.laddr, r.lport = net.addr(e.family, net.bytes(e.laddr)), e.lport
+          r.raddr, r.rport = net.addr(e.family, net.bytes(e.raddr)), e.rport
+        end
+        local wanted = (opts.side == "both" or opts.side == r.side)
+        if (opts.port or opts.addr) and e.family == 0 then wanted = false end
+        if wanted and net.matches(opts, r.laddr, r.lport, r.raddr, r.rport) then
           st.n = st.n + 1
           r.pid, r.comm = e.pid, e.comm
           r.latency_ms = math.floor(r.latency_ms * 1000 + 0.5) / 1000
-          opts.out:record(r, COLS)
+          opts.out:record(r, opts.format == "json" and JSON_COLS or COLS)
         end
       end
       opts.out:flush()

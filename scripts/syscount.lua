@@ -83,6 +83,13 @@ return {
     return st
   end,
 
+  -- the status line on a terminal: syscalls counted so far
+  status = function(st)
+    local n = 0
+    for _, v in st.counts:items() do n = n + sum(v) end
+    return { events = n }
+  end,
+
   report = function(st, opts)
     local name_of
     if opts.process then

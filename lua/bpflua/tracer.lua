@@ -75,7 +75,11 @@ function M.usage(decl)
                   decl.description or "", "", "options:" }
   for _, a in ipairs(all_args(decl)) do
     local flag = (a[1] and ("-" .. a[1] .. ", ") or "    ") .. "--" .. a[2]
-    if a.type ~= "flag" then flag = flag .. " " .. (a.metavar or a.type:upper()) end
+    if a.type == "choice" then
+      flag = flag .. " " .. (a.metavar or table.concat(a.choices, "|"))
+    elseif a.type ~= "flag" then
+      flag = flag .. " " .. (a.metavar or a.type:upper())
+    end
     local help = a.help or ""
     if a.default ~= nil and a.type ~= "flag" then help = help .. " (default " .. tostring(a.default) .. ")" end
     lines[#lines + 1] = string.format("  %-28s %s", flag, help)

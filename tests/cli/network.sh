@@ -27,7 +27,7 @@ finish() { # name: Ctrl-C, then the tracer writes its report
 }
 
 # --- HTTP/1.1 and TCP sessions ---------------------------------------------
-start http http
+start http http -P $port
 start tcplife tcplife -P $port
 start tcpconnect tcpconnect --mode both -P $port
 $PY "$tools/net_workload.py" http $port 5 >"$tmp/truth" || fail "http workload"
@@ -44,6 +44,8 @@ for side in ("client", "server"):
     got = collections.Counter((r["method"], r["path"], r["status"]) for r in http if r["side"] == side)
     assert got == {("GET", "/hello", 200): 5, ("GET", "/missing", 404): 5}, (side, got)
 assert all(r["latency_ms"] >= 0 and r["comm"] == "python3" for r in http), http
+assert all(port in (r["lport"], r["rport"]) and r["raddr"] == "127.0.0.1" for r in http), http
+assert len(load("http")) == 20, "-P keeps only this port's requests"
 print("http: 10 requests on each side with method, path and status")
 
 life = load("tcplife")

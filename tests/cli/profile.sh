@@ -42,6 +42,12 @@ assert total >= 100 and burn >= 0.9 * total, (burn, total)
 print("json:", len(rows), "stacks,", burn, "of", total, "samples innermost in bl_burn_cpu")
 PY
 
+# JIT code named in /tmp/perf-PID.map is attributed by that name
+"$BPFLUA" run profile -c "$BPFLUA_WORKLOAD jit 1.5" --format folded -o "$tmp/jit" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
+awk '{ n = $NF; all += n; if ($0 ~ /;bl_jitted_spin /) jit += n }
+     END { printf "perf map: %d of %d samples in bl_jitted_spin\n", jit, all; exit !(all >= 100 && jit >= 0.9 * all) }' "$tmp/jit" \
+	|| { cat "$tmp/jit"; echo "FAIL: perf-PID.map"; exit 1; }
+
 # --max-samples stops the trace at exactly that many
 "$BPFLUA" run profile -c "$BPFLUA_WORKLOAD burn 3" --max-samples 50 >"$tmp/text" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
 grep -q '^50 samples$' "$tmp/text" && grep -q 'stopped after 50 samples' "$tmp/err" \
@@ -53,4 +59,4 @@ grep -q 'a flame graph covers the whole run' "$tmp/err" || { cat "$tmp/err"; exi
 if "$BPFLUA" run profile -F abc 2>"$tmp/err"; then echo "FAIL: -F abc accepted"; exit 1; fi
 grep -q "wants an integer" "$tmp/err" || { cat "$tmp/err"; exit 1; }
 "$BPFLUA" run profile --help | grep -q -- '--max-samples' || { echo "FAIL: --help"; exit 1; }
-echo "profile: 8 checks passed"
+echo "profile: 9 checks passed"

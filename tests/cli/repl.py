@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Drives the bpflua REPL through a pseudo-terminal, as a person would:
-a probe written in C (four lines: define, run, read, detach), a one-liner
-counting a workload exactly, an error that leaves the session alive and
-nothing attached, Ctrl-C out of a running wait(), and Ctrl-D to leave."""
+"""Drives bpflua through a pseudo-terminal, as a person would. The REPL: a
+probe written in C (four lines: define, run, read, detach), a one-liner
+counting a workload exactly, tab completion of API and probe names, an
+error that leaves the session alive and nothing attached, Ctrl-C out of a
+running wait(), and Ctrl-D to leave. Then a tracer's status line."""
 import os, pty, re, select, shutil, subprocess, sys, tempfile, time
 
 bpflua, workload = os.environ["BPFLUA"], os.environ["BPFLUA_WORKLOAD"]
@@ -60,6 +61,19 @@ send('os.execute("%s getppid 5000 >/dev/null")' % load)
 out = send("h")
 check("@[bl_repltest]: 5000" in out, "count by comm is exact", out)
 
+# tab completion: API names, probe names from tracefs, a binary's symbols
+os.write(fd, b"BPF.feat\t")
+out = read_until(r"BPF\.feat.*ures")  # libedit redraws only the new part
+os.write(fd, b"\x15")  # Ctrl-U: drop the line
+os.write(fd, b'probes("t:syscalls:sys_enter_getpp\t')
+out = read_until(r"sys_enter_getpp.*id")
+os.write(fd, b"\x15")
+os.write(fd, ('probes("u:%s:bl_traced_f\t' % load).encode())
+out = read_until(r"bl_traced_f.*unction")
+os.write(fd, b"\x15\r")
+read_until(r"bpflua> $")
+checks += 3
+
 # errors keep the session, and leave nothing attached
 out = send('count{ "t:nosuch:tracepoint" }')
 check("no tracepoint nosuch:tracepoint" in out, "a missing tracepoint is named", out)
@@ -84,5 +98,15 @@ os.write(fd, b"\x04")  # Ctrl-D
 _, status = os.waitpid(pid, 0)
 check(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, "Ctrl-D exits 0", str(status))
 check(os.path.exists(os.path.join(tmp, ".bpflua_history")), "history is kept in the home directory")
+
+# a tracer on a terminal shows a status line on stderr while it runs
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvpe(bpflua, [bpflua, "run", "syscount", "-d", "2.5"], env)
+buf = b""
+out = read_until(r"syscount: [12]s, \d+ events")
+out = read_until(r"SYSCALL +COUNT")
+_, status = os.waitpid(pid, 0)
+check(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, "syscount on a terminal exits 0", str(status))
 shutil.rmtree(tmp)
 print("repl: %d checks passed" % checks)

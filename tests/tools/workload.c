@@ -9,6 +9,9 @@
  *   workload leak N SIZE        leaks N blocks of SIZE bytes from
  *                               bl_leak_memory(), allocates and frees as many
  *                               in bl_alloc_and_free(), then lingers 1 s
+ *   workload jit SECONDS         runs machine code from an anonymous mapping
+ *                               (as a JIT does), named bl_jitted_spin in
+ *                               /tmp/perf-PID.map, then lingers 1 s
  *   workload burn SECONDS [GATE] spins in bl_burn_cpu() for SECONDS, then
  *                               stays alive until GATE exists, so that its
  *                               stacks can still be symbolized
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,6 +64,36 @@ __attribute__((noinline)) void bl_alloc_and_free(size_t size)
 
 	sink += (unsigned long)p;
 	free(p);
+}
+
+/* mov rcx, 1000000; 1: dec rcx; jnz 1b; ret */
+static const unsigned char spin_code[] = { 0x48, 0xc7, 0xc1, 0x40, 0x42, 0x0f, 0x00,
+					   0x48, 0xff, 0xc9, 0x75, 0xfb, 0xc3 };
+
+static int run_jit(double seconds)
+{
+	void *mem = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct timespec t0, t, linger = { 1, 0 };
+	char path[64];
+	FILE *f;
+
+	if (mem == MAP_FAILED)
+		return 1;
+	memcpy(mem, spin_code, sizeof(spin_code));
+	snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+	f = fopen(path, "w");
+	if (!f)
+		return 1;
+	fprintf(f, "%lx %zx bl_jitted_spin\n", (unsigned long)mem, sizeof(spin_code));
+	fclose(f);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		((void (*)(void))mem)();
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 < seconds);
+	nanosleep(&linger, NULL);
+	unlink(path);
+	return 0;
 }
 
 static void wait_for(const char *gate)
@@ -117,6 +151,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ns per allocator call: %.1f\n",
 			((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / (3.0 * (double)n));
 		nanosleep(&s, NULL); /* a tracer can still read our memory map */
+	} else if (!strcmp(argv[1], "jit")) {
+		return run_jit(atof(argv[2]));
 	} else if (!strcmp(argv[1], "burn")) {
 		bl_burn_cpu(atof(argv[2]));
 		printf("done\n");
