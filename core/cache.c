@@ -332,26 +332,20 @@ int bl_cache_list(void (*fn)(const struct bl_cache_entry *e, void *arg), void *a
 	return n;
 }
 
+static void remove_entry(const struct bl_cache_entry *e, void *arg)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", bl_cache_programs_dir(), e->key);
+	if (!unlink(path))
+		(*(int *)arg)++;
+}
+
 int bl_cache_clear(void)
 {
-	const char *dir = bl_cache_programs_dir();
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
+	int removed = 0, err = bl_cache_list(remove_entry, &removed);
 
-	if (!dir)
-		return -EACCES;
-	d = opendir(dir);
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (!unlinkat(dirfd(d), de->d_name, 0))
-			n++;
-	}
-	closedir(d);
-	return n;
+	return err < 0 ? err : removed;
 }
 
 int bl_cache_compile(const struct bl_compile_opts *co, const struct bl_headers *h, int use_cache,

@@ -11,6 +11,9 @@
 #define TCP_CLOSE 7
 #define CAP 1024
 
+#include "config.h"
+#include "endpoints.h"
+
 enum { K_WRITE = 1, K_READ, K_SENDTO, K_RECVFROM, K_SENDMSG, K_RECVMSG, K_WRITEV, K_READV };
 
 #define MAX_IOV 40
@@ -40,28 +43,10 @@ struct event {
 	u32 dir;    /* 0 send, 1 receive, 2 the connection closed */
 	u32 pad;
 	char comm[16];
-	u16 family, lport, rport, pad2;
-	u8 laddr[16];
-	u8 raddr[16];
+	BL_ENDPOINT_FIELDS /* family 0: connected before the trace began */
 	u8 data[2 * CAP]; /* CAP captured at most; the rest keeps the verifier's bounds simple */
 };
 
-/* a connection's endpoints, as sock:inet_sock_set_state hands them over */
-struct endpoints {
-	u16 family, lport, rport, pad;
-	u8 laddr[16];
-	u8 raddr[16];
-};
-
-struct config {
-	u32 ready;
-	u32 filter_pid;
-	u32 exclude_pid;
-	u32 unused;
-	u64 max_events;
-};
-
-BPF_ARRAY(config, struct config, 1);
 BPF_HASH(pending, u32, struct pending, 10240);
 BPF_HASH(h2conns, u64, u32, 65536);
 BPF_HASH(seen, u64, u32, 65536); /* sockets we reported: their close is news */
@@ -74,21 +59,12 @@ BPF_RINGBUF_OUTPUT(events, 2048);
 BPF_PERF_OUTPUT(events);
 #endif
 
-static __always_inline int wanted(void)
-{
-	int zero = 0;
-	struct config *cf = config.lookup(&zero);
-	u32 pid = bpf_get_current_pid_tgid() >> 32;
-
-	return cf && cf->ready && pid != cf->exclude_pid && (!cf->filter_pid || pid == cf->filter_pid);
-}
-
 static __always_inline int remember(u32 kind, u32 fd, u64 ptr, u64 nvec)
 {
 	u32 tid = bpf_get_current_pid_tgid();
 	struct pending p = { .ptr = ptr, .fd = fd, .kind = kind, .nvec = nvec };
 
-	if (wanted())
+	if (bl_wanted())
 		pending.update(&tid, &p);
 	return 0;
 }
@@ -199,15 +175,10 @@ static __always_inline int done(void *ctx, long ret)
 	}
 	e->caplen = off;
 	struct endpoints *ep = endpoints.lookup(&sk);
-	if (ep) {
-		e->family = ep->family;
-		e->lport = ep->lport;
-		e->rport = ep->rport;
-		__builtin_memcpy(&e->laddr, ep->laddr, 16);
-		__builtin_memcpy(&e->raddr, ep->raddr, 16);
-	} else {
-		e->family = 0; /* connected before the trace began */
-	}
+	if (ep)
+		BL_COPY_ENDPOINTS(e, ep);
+	else
+		e->family = 0;
 	seen.update(&sk, &one);
 	submit(ctx, e);
 out:
@@ -231,15 +202,9 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 	u32 zero = 0;
 
 	if (args->newstate == TCP_ESTABLISHED) {
-		struct endpoints ep = { .family = args->family, .lport = args->sport, .rport = args->dport };
+		struct endpoints ep = {};
 
-		if (args->family == 2) {
-			__builtin_memcpy(&ep.laddr, args->saddr, 4);
-			__builtin_memcpy(&ep.raddr, args->daddr, 4);
-		} else {
-			__builtin_memcpy(&ep.laddr, args->saddr_v6, 16);
-			__builtin_memcpy(&ep.raddr, args->daddr_v6, 16);
-		}
+		BL_ENDPOINTS(&ep, args);
 		endpoints.update(&sk, &ep);
 		return 0;
 	}

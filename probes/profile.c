@@ -8,6 +8,7 @@
  * The pid filter and the sample limit come at run time through `config`,
  * so one compiled program serves every run from the cache. */
 #include <uapi/linux/bpf_perf_event.h>
+#include "config.h"
 
 struct key_t {
 	u32 pid;
@@ -20,15 +21,6 @@ BPF_HASH(counts, struct key_t, u64, 40960);
 BPF_STACK_TRACE(stacks, 16384);
 BPF_ARRAY(total, u64, 1);
 
-struct config {
-	u32 ready;
-	u32 filter_pid;
-	u32 exclude_pid;
-	u32 unused;
-	u64 max_events; /* stop counting after this many samples */
-};
-
-BPF_ARRAY(config, struct config, 1);
 
 int on_sample(struct bpf_perf_event_data *ctx)
 {
@@ -40,12 +32,8 @@ int on_sample(struct bpf_perf_event_data *ctx)
 	if ((u32)id == 0)
 		return 0;
 #endif
-	struct config *cf = config.lookup(&zero);
-	if (!cf || !cf->ready)
-		return 0;
-	if (cf->filter_pid && tgid != cf->filter_pid)
-		return 0;
-	if (tgid == cf->exclude_pid)
+	struct config *cf = bl_config();
+	if (!cf || !bl_wanted())
 		return 0;
 	u64 *n = total.lookup(&zero);
 	if (!n || *n >= cf->max_events)

@@ -5,9 +5,8 @@
  *   -DLATENCY        total time per key; with -DHIST a log2 histogram (usecs)
  *   -DFILTER_NR=N -DFILTER_COMM="name"
  *
- * Pids to keep or leave out come at run time through the `config` array
- * (set by lua/bpflua/probe.lua), not as -D options, so one compiled program serves
- * every run from the cache.
+ * Pids to keep or leave out come at run time (config.h), so one compiled
+ * program serves every run from the cache.
  *
  * Per-syscall counts, latencies and histograms are per-CPU arrays: no
  * hashing, no locks, no string keys on the hot path; user space sums the
@@ -16,15 +15,7 @@
  * sys_enter, so exit() and execve() that never return are counted too. */
 #define MAX_SYSCALLS 1024
 
-struct config {
-	u32 ready;       /* set last: nothing counts until the filters are in */
-	u32 filter_pid;  /* 0: every process */
-	u32 exclude_pid; /* the tracer itself */
-	u32 unused;
-	u64 max_events;
-};
-
-BPF_ARRAY(config, struct config, 1);
+#include "config.h"
 
 struct err_key {
 	u32 key;
@@ -65,15 +56,8 @@ BPF_PERCPU_ARRAY(hist, u64, MAX_SYSCALLS * HIST_SLOTS);
 
 static __always_inline int wanted(u32 tgid, u32 nr)
 {
-	int zero = 0;
-	struct config *cf = config.lookup(&zero);
-
-	if (!cf || !cf->ready)
-		return 0;
-	if (cf->filter_pid && tgid != cf->filter_pid)
-		return 0;
 	/* the tracer's own reads of the maps are not the host's syscalls */
-	if (tgid == cf->exclude_pid)
+	if (!bl_wanted())
 		return 0;
 #ifdef FILTER_NR
 	if (nr != FILTER_NR)

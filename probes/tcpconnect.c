@@ -9,28 +9,19 @@
 #define TCP_CLOSE 7
 #define IPPROTO_TCP 6
 
+#include "config.h"
+#include "endpoints.h"
+
 struct event {
 	u64 latency_ns;
 	u32 pid;
-	u16 family, lport;
-	u16 rport;
 	u8 accept;   /* 0 connect, 1 accept */
 	u8 failed;   /* a connect that never got established */
 	u16 pad;
-	u8 laddr[16];
-	u8 raddr[16];
+	BL_ENDPOINT_FIELDS
 	char comm[16];
 };
 
-struct config {
-	u32 ready;
-	u32 filter_pid;
-	u32 exclude_pid;
-	u32 unused;
-	u64 max_events;
-};
-
-BPF_ARRAY(config, struct config, 1);
 BPF_HASH(connecting, u64, struct event, 65536);
 BPF_HASH(accepted, u64, struct event, 65536);
 BPF_HASH(started, u64, u64, 65536);
@@ -44,9 +35,9 @@ BPF_PERF_OUTPUT(events);
 static __always_inline void emit(void *ctx, struct event *e)
 {
 	int zero = 0;
-	struct config *cf = config.lookup(&zero);
+	struct config *cf = bl_config();
 
-	if (!cf || !cf->ready || (cf->filter_pid && e->pid != cf->filter_pid))
+	if (!cf || (cf->filter_pid && e->pid != cf->filter_pid))
 		return;
 #ifdef BL_RINGBUF
 	if (events.ringbuf_output(e, sizeof(*e), BL_RB_FLAGS))
@@ -68,16 +59,7 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 		return 0;
 	}
 	struct event e = {};
-	e.family = args->family;
-	e.lport = args->sport;
-	e.rport = args->dport;
-	if (args->family == 2) {
-		__builtin_memcpy(&e.laddr, args->saddr, 4);
-		__builtin_memcpy(&e.raddr, args->daddr, 4);
-	} else {
-		__builtin_memcpy(&e.laddr, args->saddr_v6, 16);
-		__builtin_memcpy(&e.raddr, args->daddr_v6, 16);
-	}
+	BL_ENDPOINTS(&e, args);
 	if (args->oldstate == TCP_SYN_SENT) {
 		u64 *t0 = started.lookup(&sk);
 

@@ -8,6 +8,9 @@
 #define TCP_CLOSE 7
 #define IPPROTO_TCP 6
 
+#include "config.h"
+#include "endpoints.h"
+
 struct session {
 	u64 start_ns;
 	u64 tx, rx;
@@ -19,23 +22,11 @@ struct event {
 	u64 duration_ns;
 	u64 tx, rx;
 	u32 pid;
-	u16 family, lport;
-	u16 rport;
-	u16 pad[3];
-	u8 laddr[16];
-	u8 raddr[16];
+	u32 pad;
+	BL_ENDPOINT_FIELDS
 	char comm[16];
 };
 
-struct config {
-	u32 ready;
-	u32 filter_pid;
-	u32 exclude_pid;
-	u32 unused;
-	u64 max_events;
-};
-
-BPF_ARRAY(config, struct config, 1);
 BPF_HASH(sessions, u64, struct session, 65536);
 BPF_PERCPU_ARRAY(events_lost, u64, 1);
 #ifdef BL_RINGBUF
@@ -80,20 +71,11 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 	e.rx = s->rx;
 	e.pid = s->pid;
 	__builtin_memcpy(&e.comm, s->comm, sizeof(e.comm));
-	e.family = args->family;
-	e.lport = args->sport;
-	e.rport = args->dport;
-	if (args->family == 2) { /* AF_INET */
-		__builtin_memcpy(&e.laddr, args->saddr, 4);
-		__builtin_memcpy(&e.raddr, args->daddr, 4);
-	} else {
-		__builtin_memcpy(&e.laddr, args->saddr_v6, 16);
-		__builtin_memcpy(&e.raddr, args->daddr_v6, 16);
-	}
+	BL_ENDPOINTS(&e, args);
 	sessions.delete(&sk);
 	int zero = 0;
-	struct config *cf = config.lookup(&zero);
-	if (!cf || !cf->ready || (cf->filter_pid && e.pid != cf->filter_pid))
+	struct config *cf = bl_config();
+	if (!cf || (cf->filter_pid && e.pid != cf->filter_pid))
 		return 0;
 #ifdef BL_RINGBUF
 	if (events.ringbuf_output(&e, sizeof(e), BL_RB_FLAGS))

@@ -9,6 +9,8 @@
 #define AF_INET 2
 #define AF_INET6 10
 
+#include "config.h"
+
 enum { SENDTO = 1, SENDMSG, RECVFROM, RECVMSG };
 
 struct pending {
@@ -34,26 +36,8 @@ struct val_t {
 	u64 bytes;
 };
 
-struct config {
-	u32 ready;
-	u32 filter_pid;
-	u32 exclude_pid;
-	u32 unused;
-	u64 max_events;
-};
-
-BPF_ARRAY(config, struct config, 1);
 BPF_HASH(pending, u32, struct pending, 10240);
 BPF_HASH(stats, struct key_t, struct val_t, 10240);
-
-static __always_inline int wanted(void)
-{
-	int zero = 0;
-	struct config *cf = config.lookup(&zero);
-	u32 pid = bpf_get_current_pid_tgid() >> 32;
-
-	return cf && cf->ready && pid != cf->exclude_pid && (!cf->filter_pid || pid == cf->filter_pid);
-}
 
 static __always_inline void peer(struct key_t *k, struct pending *p)
 {
@@ -98,7 +82,7 @@ static __always_inline int remember(u32 kind, u64 addr_ptr, u64 msg_ptr)
 	u32 tid = bpf_get_current_pid_tgid();
 	struct pending p = { .addr_ptr = addr_ptr, .msg_ptr = msg_ptr, .kind = kind };
 
-	if (wanted())
+	if (bl_wanted())
 		pending.update(&tid, &p);
 	return 0;
 }
@@ -131,7 +115,7 @@ TRACEPOINT_PROBE(sock, sock_send_length)
 {
 	u32 tid = bpf_get_current_pid_tgid();
 
-	if (args->protocol != IPPROTO_UDP || args->ret <= 0 || !wanted())
+	if (args->protocol != IPPROTO_UDP || args->ret <= 0 || !bl_wanted())
 		return 0;
 	struct pending *p = pending.lookup(&tid);
 	if (p && p->kind != SENDTO && p->kind != SENDMSG)
@@ -144,7 +128,7 @@ TRACEPOINT_PROBE(sock, sock_recv_length)
 {
 	u32 tid = bpf_get_current_pid_tgid();
 
-	if (args->protocol != IPPROTO_UDP || args->ret <= 0 || !wanted())
+	if (args->protocol != IPPROTO_UDP || args->ret <= 0 || !bl_wanted())
 		return 0;
 	struct pending *p = pending.lookup(&tid);
 	if (p && (p->kind == RECVFROM || p->kind == RECVMSG)) {

@@ -4,6 +4,8 @@
 local probe = require("bpflua.probe")
 local events = require("bpflua.events")
 local net = require("bpflua.net")
+
+local hooks = events.tracer_hooks("http", "payloads")
 local http = require("bpflua.http")
 
 local COLS = {
@@ -15,11 +17,10 @@ local COLS = {
 local JSON_COLS = { { "pid" }, { "comm" }, { "method" }, { "path" }, { "status" }, { "latency_ms" }, { "protocol" },
                     { "side" }, { "grpc_status" }, { "laddr" }, { "lport" }, { "raddr" }, { "rport" } }
 
-local args = {
+local args = net.args({
   { nil, "side", type = "choice", choices = { "both", "client", "server" }, default = "both",
     help = "report the client side, the server side, or both" },
-}
-for _, a in ipairs(net.FILTER_ARGS) do args[#args + 1] = a end
+})
 
 return {
   name = "http",
@@ -61,16 +62,8 @@ return {
     return st
   end,
 
-  poll = function(st, opts, ms)
-    st.reader:poll(ms)
-  end,
+  poll = hooks.poll,
+  status = hooks.status,
+  finish = hooks.finish,
 
-  status = function(st)
-    return { events = st.n, lost = st.reader:lost() }
-  end,
-
-  finish = function(st, opts)
-    local lost = st.reader:lost()
-    if lost > 0 then opts.out:note(string.format("http: %d payloads lost (the buffer was full)", lost)) end
-  end,
 }

@@ -3,6 +3,7 @@
 -- With --kernel: kernel allocations through the kmem tracepoints instead.
 local probe = require("bpflua.probe")
 local hist = require("bpflua.hist")
+local stacks = require("bpflua.stacks")
 
 -- allocator entry points: function, enter handler, exit handler
 local USER_PROBES = {
@@ -16,26 +17,16 @@ local USER_PROBES = {
   { "munmap", "munmap_enter" },
 }
 
--- Stacks are symbolized while the process lives (an exited process takes
--- its memory map along), so they are resolved as they appear.
-local RESOLVE_EVERY = 0.2
-
-local function resolve(st)
-  for id in st.combined:items() do
-    if id >= 0 and not st.frames[id] then
-      local frames = {}
-      for ip in st.stacks:walk(id) do
-        frames[#frames + 1] = st.kernel and BPF.ksym(ip) or st.b:sym(ip, st.pid)
-      end
-      st.frames[id] = frames
-    end
-  end
-  st.last_resolve = BPF.monotonic()
-end
+local RESOLVE_EVERY = 0.2 -- seconds; see bpflua/stacks.lua
 
 local function stack_of(st, id)
   if id < 0 then return { "[lost stack]" } end
-  return st.frames[id] or { "[unknown]" }
+  if st.kernel then return st.res:kernel_frames(id) end
+  return st.res:user_frames(st.pid, id)
+end
+
+local function resolve(st)
+  for id in st.combined:items() do stack_of(st, id) end
 end
 
 -- rows { bytes, allocations, stack } for blocks older than min_age
@@ -86,7 +77,7 @@ return {
   end,
 
   init = function(opts)
-    local st = { frames = {}, last_resolve = BPF.monotonic(), pid = opts.pid, kernel = opts.kernel }
+    local st = { last_resolve = BPF.monotonic(), pid = opts.pid, kernel = opts.kernel }
     if opts.kernel then
       st.b = probe.load("kmemleak", { SIZES = opts.sizes }, { exclude_pid = BPF.getpid() })
     else
@@ -99,7 +90,7 @@ return {
     end
     st.combined = st.b:get_table("combined")
     st.allocs = st.b:get_table("allocs")
-    st.stacks = st.b:get_table("stacks")
+    st.res = stacks.resolver(st.b, st.b:get_table("stacks"))
     st.totals = st.b:get_table("totals")
     if opts.sizes then st.size_hist = st.b:get_table("size_hist") end
     st.start = BPF.monotonic()
@@ -109,10 +100,7 @@ return {
     return st
   end,
 
-  poll = function(st, opts, ms)
-    if ms > 0 then BPF.sleep(ms / 1000) end
-    if BPF.monotonic() - st.last_resolve >= RESOLVE_EVERY then resolve(st) end
-  end,
+  poll = stacks.poll_resolving(RESOLVE_EVERY, resolve),
 
   status = function(st)
     return { events = st.totals:get(0) + st.totals:get(1) }

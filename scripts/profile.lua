@@ -3,34 +3,25 @@
 -- graph SVG.
 local probe = require("bpflua.probe")
 local flamegraph = require("bpflua.flamegraph")
+local stacks = require("bpflua.stacks")
 
--- User stacks are symbolized while their process lives: a process that
--- exits takes its memory map along. So stacks are resolved as they appear,
--- every half second, not only at the end.
-local RESOLVE_EVERY = 0.5
+local RESOLVE_EVERY = 0.5 -- seconds; see bpflua/stacks.lua
 
 local function frame_name(s)
   return (s:gsub(";", ":"))
 end
 
 local function resolve(st)
-  local b = st.b
   for k in st.counts:items() do
-    if k.user_stack >= 0 then
-      local id = k.pid .. ":" .. k.user_stack
-      if not st.ustacks[id] then
-        local frames = {}
-        for ip in st.stacks:walk(k.user_stack) do frames[#frames + 1] = frame_name(b:sym(ip, k.pid)) end
-        st.ustacks[id] = frames
-      end
-    end
-    if k.kernel_stack >= 0 and not st.kstacks[k.kernel_stack] then
-      local frames = {}
-      for ip in st.stacks:walk(k.kernel_stack) do frames[#frames + 1] = frame_name(BPF.ksym(ip)) .. "_[k]" end
-      st.kstacks[k.kernel_stack] = frames
-    end
+    if k.user_stack >= 0 then st.res:user_frames(k.pid, k.user_stack) end
+    if k.kernel_stack >= 0 then st.res:kernel_frames(k.kernel_stack) end
   end
-  st.last_resolve = BPF.monotonic()
+end
+
+local function named(frames, suffix)
+  local out = {}
+  for i, f in ipairs(frames) do out[i] = frame_name(f) .. suffix end
+  return out
 end
 
 local function samples(st)
@@ -43,11 +34,11 @@ local function collect(st)
   resolve(st)
   local out = {}
   for k, n in st.counts:items() do
-    local user = k.user_stack >= 0 and st.ustacks[k.pid .. ":" .. k.user_stack] or {}
+    local user = k.user_stack >= 0 and named(st.res:user_frames(k.pid, k.user_stack), "") or {}
     if k.user_stack < 0 and k.user_stack ~= -14 and not st.kernel_only then
       user = { "[lost stack]" } -- -EFAULT is a kernel thread; anything else was a full stack map
     end
-    local kernel = k.kernel_stack >= 0 and st.kstacks[k.kernel_stack] or {}
+    local kernel = k.kernel_stack >= 0 and named(st.res:kernel_frames(k.kernel_stack), "_[k]") or {}
     out[#out + 1] = { comm = k.comm, pid = k.pid, count = n, user = user, kernel = kernel }
   end
   table.sort(out, function(a, b) return a.count > b.count end)
@@ -120,15 +111,11 @@ return {
     opts.out:note(string.format("Sampling %s at %d Hz%s... Ctrl-C to end.",
       opts.pid and ("pid " .. opts.pid) or "all CPUs", opts.frequency,
       opts.duration and string.format(" for %g s", opts.duration) or ""))
-    return { b = b, counts = b:get_table("counts"), stacks = b:get_table("stacks"),
-             total = b:get_table("total"), ustacks = {}, kstacks = {}, last_resolve = BPF.monotonic(),
-             kernel_only = opts.kernel_only }
+    return { b = b, counts = b:get_table("counts"), res = stacks.resolver(b, b:get_table("stacks")),
+             total = b:get_table("total"), last_resolve = BPF.monotonic(), kernel_only = opts.kernel_only }
   end,
 
-  poll = function(st, opts, ms)
-    if ms > 0 then BPF.sleep(ms / 1000) end
-    if BPF.monotonic() - st.last_resolve >= RESOLVE_EVERY then resolve(st) end
-  end,
+  poll = stacks.poll_resolving(RESOLVE_EVERY, resolve),
 
   status = function(st)
     return { events = samples(st) }

@@ -4,6 +4,8 @@ local probe = require("bpflua.probe")
 local events = require("bpflua.events")
 local net = require("bpflua.net")
 
+local hooks = events.tracer_hooks("tcpconnect", "connections")
+
 local COLS = {
   { "pid", "PID", "%-7d" }, { "comm", "COMM", "%-12s" }, { "dir", "DIR", "%-7s" },
   { "laddr", "LADDR", "%-15s" }, { "lport", "LPORT", "%5d" },
@@ -11,11 +13,10 @@ local COLS = {
   { "latency_ms", "LAT(ms)", "%8.3f" }, { "result", "RESULT", "%s" },
 }
 
-local args = {
+local args = net.args({
   { nil, "mode", type = "choice", choices = { "connect", "accept", "both" }, default = "connect",
     help = "which side: connects, accepts or both" },
-}
-for _, a in ipairs(net.FILTER_ARGS) do args[#args + 1] = a end
+})
 
 return {
   name = "tcpconnect",
@@ -43,11 +44,7 @@ return {
     return st
   end,
 
-  poll = function(st, opts, ms)
-    st.reader:poll(ms)
-  end,
-
-  status = function(st)
-    return { events = st.n, lost = st.reader:lost() }
-  end,
+  poll = hooks.poll,
+  status = hooks.status,
+  finish = hooks.finish,
 }

@@ -4,6 +4,8 @@ local probe = require("bpflua.probe")
 local events = require("bpflua.events")
 local net = require("bpflua.net")
 
+local hooks = events.tracer_hooks("tcplife", "sessions")
+
 local COLS = {
   { "pid", "PID", "%-7d" }, { "comm", "COMM", "%-12s" },
   { "laddr", "LADDR", "%-15s" }, { "lport", "LPORT", "%5d" },
@@ -12,13 +14,11 @@ local COLS = {
   { "duration_ms", "MS", "%9.2f" },
 }
 
-local args = {}
-for _, a in ipairs(net.FILTER_ARGS) do args[#args + 1] = a end
 
 return {
   name = "tcplife",
   description = "TCP sessions as they close: addresses, ports, bytes each way, duration",
-  args = args,
+  args = net.args(),
 
   init = function(opts)
     net.need("TCP sessions", { "sock:inet_sock_set_state", "sock:sock_send_length", "sock:sock_recv_length" })
@@ -38,16 +38,8 @@ return {
     return st
   end,
 
-  poll = function(st, opts, ms)
-    st.reader:poll(ms)
-  end,
+  poll = hooks.poll,
+  status = hooks.status,
+  finish = hooks.finish,
 
-  status = function(st)
-    return { events = st.n, lost = st.reader:lost() }
-  end,
-
-  finish = function(st, opts)
-    local lost = st.reader:lost()
-    if lost > 0 then opts.out:note(string.format("tcplife: %d sessions lost (the buffer was full)", lost)) end
-  end,
 }

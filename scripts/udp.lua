@@ -8,10 +8,9 @@ local COLS = {
   { "datagrams", "DATAGRAMS", "%10d" }, { "bytes", "BYTES", "%12d" },
 }
 
-local args = {
+local args = net.args({
   { "T", "top", type = "int", default = 20, min = 0, help = "show the top N rows by bytes (0: all)" },
-}
-for _, a in ipairs(net.FILTER_ARGS) do args[#args + 1] = a end
+})
 
 return {
   name = "udp",

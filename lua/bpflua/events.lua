@@ -96,4 +96,18 @@ function Reader:kind()
   return self.ring and "ring buffer" or "perf buffer"
 end
 
+-- The hooks of a tracer that streams records through st.reader, counting
+-- them in st.n: poll the reader, show counts on the status line, and say
+-- at the end what the buffer could not hold.
+function M.tracer_hooks(name, what)
+  return {
+    poll = function(st, _, ms) st.reader:poll(ms) end,
+    status = function(st) return { events = st.n, lost = st.reader:lost() } end,
+    finish = function(st, opts)
+      local lost = st.reader:lost()
+      if lost > 0 then opts.out:note(string.format("%s: %d %s lost (the buffer was full)", name, lost, what)) end
+    end,
+  }
+end
+
 return M

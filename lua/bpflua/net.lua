@@ -39,9 +39,17 @@ function M.matches(opts, laddr, lport, raddr, rport)
   return true
 end
 
-M.FILTER_ARGS = {
+local FILTER_ARGS = {
   { "P", "port", type = "int", help = "only connections with this local or remote port" },
   { "a", "addr", type = "string", help = "only connections with this local or remote address" },
 }
+
+-- a tracer's own arguments followed by -P and -a
+function M.args(own)
+  local list = {}
+  for _, a in ipairs(own or {}) do list[#list + 1] = a end
+  for _, a in ipairs(FILTER_ARGS) do list[#list + 1] = a end
+  return list
+end
 
 return M

@@ -6,13 +6,36 @@ local function probes_dir()
   return BPF.probes_dir
 end
 
-function M.text(name)
-  local path = probes_dir() .. "/" .. name .. ".c"
+local function read(path)
   local f, err = io.open(path, "r")
-  if not f then error("no probe snippet " .. name .. ": " .. err, 2) end
+  if not f then return nil, err end
   local s = f:read("a")
   f:close()
   return s
+end
+
+-- A snippet's text, with its #include "X.h" lines of shared snippet headers
+-- (probes/X.h) written in place: the text libbcc compiles, and the cache
+-- keys on, is then the whole program. #line keeps compiler messages
+-- pointing at the snippet's and the header's own lines.
+function M.text(name)
+  local path = probes_dir() .. "/" .. name .. ".c"
+  local src, err = read(path)
+  if not src then error("no probe snippet " .. name .. ": " .. err, 2) end
+  local out, n = { string.format('#line 1 "probes/%s.c"', name) }, 0
+  for line in (src .. (src:sub(-1) == "\n" and "" or "\n")):gmatch("(.-)\n") do
+    n = n + 1
+    local header = line:match('^#include "([%w_]+%.h)"')
+    local text = header and read(probes_dir() .. "/" .. header)
+    if text then
+      out[#out + 1] = string.format('#line 1 "probes/%s"', header)
+      out[#out + 1] = text
+      out[#out + 1] = string.format('#line %d "probes/%s.c"', n + 1, name)
+    else
+      out[#out + 1] = line
+    end
+  end
+  return table.concat(out, "\n")
 end
 
 -- BPF{} over a snippet with defines: defs = { FILTER_NR = 39, FLAG = true }.
