@@ -1,5 +1,6 @@
 # BCC (Python) side of the streaming benchmark; the same program and modes
-# as stream.lua: ring, perf, fill.
+# as stream.lua: ring, perf, fill; and ringbig: a 64 MB ring buffer, which
+# holds the whole stream, so BCC loses nothing and pays for every event.
 import os, sys, time
 from bcc import BPF
 
@@ -28,7 +29,8 @@ TRACEPOINT_PROBE(syscalls, sys_enter_getppid)
 	return 0;
 }
 """
-b = BPF(text=text, cflags=["-DRING" if ring else "-DPERF", "-DPAGES=%d" % (16384 if mode == "fill" else 1024)])
+b = BPF(text=text, cflags=["-DRING" if ring else "-DPERF",
+                            "-DPAGES=%d" % (16384 if mode in ("fill", "ringbig") else 1024)])
 n = 0
 def cb(cpu, data, size):
     global n

@@ -107,39 +107,3 @@ int bl_perfbuf_poll(struct bl_perfbuf **pbs, int n, int timeout_ms)
 	rc = perf_reader_poll(total, all, timeout_ms);
 	return rc < 0 ? -errno : rc;
 }
-
-int bl_ringbuf_open(int map_fd, bl_event_cb cb, void *ctx, struct bl_ringbuf **out)
-{
-	/* libbcc_bpf's sample callback takes non-const data; the cast only drops that. */
-	void *rb = bpf_new_ringbuf(map_fd, (ring_buffer_sample_fn)(void (*)(void))cb, ctx);
-
-	*out = rb;
-	if (!rb)
-		return bl_error(-errno ? -errno : -EINVAL, "cannot open the ring buffer: %s",
-				strerror(errno ? errno : EINVAL));
-	return 0;
-}
-
-int bl_ringbuf_add(struct bl_ringbuf *rb, int map_fd, bl_event_cb cb, void *ctx)
-{
-	int rc = bpf_add_ringbuf((struct ring_buffer *)rb, map_fd,
-				 (ring_buffer_sample_fn)(void (*)(void))cb, ctx);
-
-	return rc < 0 ? bl_error(rc, "cannot add the ring buffer: %s", strerror(-rc)) : 0;
-}
-
-void bl_ringbuf_free(struct bl_ringbuf *rb)
-{
-	if (rb)
-		bpf_free_ringbuf((struct ring_buffer *)rb);
-}
-
-int bl_ringbuf_poll(struct bl_ringbuf *rb, int timeout_ms)
-{
-	return bpf_poll_ringbuf((struct ring_buffer *)rb, timeout_ms);
-}
-
-int bl_ringbuf_consume(struct bl_ringbuf *rb)
-{
-	return bpf_consume_ringbuf((struct ring_buffer *)rb);
-}

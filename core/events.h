@@ -20,13 +20,18 @@ void bl_perfbuf_free(struct bl_perfbuf *pb);
  * (-EINTR when a signal arrived). */
 int bl_perfbuf_poll(struct bl_perfbuf **pbs, int n, int timeout_ms);
 
+/* BPF ring buffers: ringbuf.c. One poller serves every ring buffer map of
+ * an object; a callback returning < 0 stops the drain. */
 struct bl_ringbuf;
 
-int bl_ringbuf_open(int map_fd, bl_event_cb cb, void *ctx, struct bl_ringbuf **out);
-/* Adds another ring buffer map to the same poller. */
-int bl_ringbuf_add(struct bl_ringbuf *rb, int map_fd, bl_event_cb cb, void *ctx);
+int bl_ringbuf_open(struct bl_ringbuf **out);
+/* Maps a BPF_MAP_TYPE_RINGBUF of `size` bytes (its max_entries) into the poller. */
+int bl_ringbuf_add(struct bl_ringbuf *rb, int map_fd, uint32_t size, bl_event_cb cb, void *ctx);
 void bl_ringbuf_free(struct bl_ringbuf *rb);
+/* Waits up to timeout_ms for records, then drains the rings that have
+ * some; returns records delivered or -errno (-EINTR on a signal). */
 int bl_ringbuf_poll(struct bl_ringbuf *rb, int timeout_ms);
+/* Drains every ring without waiting. */
 int bl_ringbuf_consume(struct bl_ringbuf *rb);
 
 #endif

@@ -187,10 +187,9 @@ int bl_lua_open_ring_buffer(lua_State *L)
 		return luaL_error(L, "%s is not a ring buffer (BPF_RINGBUF_OUTPUT)", b->obj->maps[t->map].name);
 	lb = new_buf(L, t, 1);
 	b->L = L;
-	if (b->ringbuf)
-		err = bl_ringbuf_add(b->ringbuf, b->map_fds[t->map], deliver, lb);
-	else
-		err = bl_ringbuf_open(b->map_fds[t->map], deliver, lb, &b->ringbuf);
+	err = b->ringbuf ? 0 : bl_ringbuf_open(&b->ringbuf);
+	if (!err)
+		err = bl_ringbuf_add(b->ringbuf, b->map_fds[t->map], b->obj->maps[t->map].max_entries, deliver, lb);
 	if (err) {
 		free(lb);
 		return luaL_error(L, "%s", bl_last_error());

@@ -84,9 +84,14 @@ for _ in $(seq 1 600); do grep -q Tracing "$tmp/err" 2>/dev/null && break; sleep
 wait "$tracer" || { cat "$tmp/err"; exit 1; }
 [ "$(grep -c . "$tmp/out")" = 2 ] && grep -Eq '^getppid +1000$' "$tmp/out" || { cat "$tmp/out"; echo "FAIL: --comm/-s filters"; exit 1; }
 
+# -i: a report every interval, then the final one
+"$BPFLUA" run syscount -i 0.5 -d 1.6 -T 1 >"$tmp/out" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
+[ "$(grep -c '^\[[0-9:]*\]$' "$tmp/out")" = 4 ] && [ "$(grep -c '^SYSCALL' "$tmp/out")" = 4 ] \
+	|| { cat "$tmp/out"; echo "FAIL: -i 0.5 over 1.6 s: 3 interval reports and a final one"; exit 1; }
+
 # bad arguments are refused before anything is compiled
 if "$BPFLUA" run syscount -s nosuchcall 2>"$tmp/err"; then echo "FAIL: -s nosuchcall accepted"; exit 1; fi
 grep -q "no syscall named 'nosuchcall'" "$tmp/err" || { cat "$tmp/err"; exit 1; }
 if "$BPFLUA" run syscount -c "/nonexistent/cmd" 2>"$tmp/err"; then echo "FAIL: missing command accepted"; exit 1; fi
 grep -q "cannot run" "$tmp/err" || { cat "$tmp/err"; exit 1; }
-echo "syscount: 11 checks passed"
+echo "syscount: 12 checks passed"
