@@ -20,8 +20,9 @@ cd "$(dirname "$0")"
 #   util-linux     unshare/setpriv for the no-BTF and no-privilege tests (test only)
 #   python3        parses the tracers' JSON and SVG output in tests (test only)
 #   python3-grpcio a gRPC server and client for the http tracer's test (test only)
+#   openssl        a throwaway certificate for the HTTPS test (test only)
 RUN_PKGS="libbpfcc-dev liblua5.4-dev libelf-dev libjson-c-dev libedit-dev nettle-dev linux-headers-amd64 xz-utils cmake gcc make pkg-config libc6-dev"
-TEST_PKGS="libcmocka-dev util-linux procps python3 python3-grpcio"
+TEST_PKGS="libcmocka-dev util-linux procps python3 python3-grpcio openssl"
 
 install_missing() {
 	local missing=()

@@ -1,5 +1,7 @@
 /* HTTP seen in socket reads and writes: the first bytes of each send and
- * receive on a TCP socket, for user space to parse. Only payloads that
+ * receive on a TCP socket, for user space to parse; and, with -DTLS, the
+ * cleartext OpenSSL's SSL_read/SSL_write hand over (uprobes, attached by
+ * scripts/http.lua), the SSL object standing in for the socket. Only payloads that
  * start like HTTP/1 (a method or "HTTP/") or belong to a connection that
  * began with the HTTP/2 preface leave the kernel; the rest is dropped here.
  *
@@ -11,6 +13,7 @@
 #define TCP_CLOSE 7
 #define CAP 1024
 
+#include <uapi/linux/ptrace.h>
 #include "config.h"
 #include "endpoints.h"
 
@@ -50,7 +53,20 @@ struct event {
 BPF_HASH(pending, u32, struct pending, 10240);
 BPF_HASH(h2conns, u64, u32, 65536);
 BPF_HASH(seen, u64, u32, 65536); /* sockets we reported: their close is news */
-BPF_HASH(endpoints, u64, struct endpoints, 65536);
+BPF_HASH(endpoints, u64, struct endpoints, 65536); /* by socket, and by SSL object */
+#ifdef TLS
+/* an SSL_read/SSL_write in progress; the _ex variants report the byte
+ * count through a pointer */
+struct ssl_call {
+	u64 ssl;
+	u64 buf;
+	u64 count_ptr; /* SSL_*_ex: size_t *written / *readbytes */
+	u32 dir;
+	u32 pad;
+};
+
+BPF_HASH(ssl_calls, u32, struct ssl_call, 10240);
+#endif
 BPF_PERCPU_ARRAY(scratch, struct event, 1);
 BPF_PERCPU_ARRAY(events_lost, u64, 1);
 #ifdef BL_RINGBUF
@@ -87,6 +103,16 @@ static __always_inline int on_socket(u64 sk, int protocol)
 		p->on_tcp = 1;
 		p->sk = sk;
 	}
+#ifdef TLS
+	/* the socket under an SSL object: its endpoints are the object's */
+	struct ssl_call *c = ssl_calls.lookup(&tid);
+	struct endpoints *ep = c && protocol == IPPROTO_TCP ? endpoints.lookup(&sk) : 0;
+	if (ep) {
+		struct endpoints copy = *ep;
+
+		endpoints.update(&c->ssl, &copy);
+	}
+#endif
 	return 0;
 }
 
@@ -114,46 +140,32 @@ static __always_inline int http_start(u32 w)
 }
 #define H2_PREFACE 0x20495250 /* "PRI " */
 
-static __always_inline int done(void *ctx, long ret)
+/* One payload of `ret` bytes on connection sk: in a plain buffer (vec 0,
+ * at base) or across nvec iovecs at vec. Sent on only when it looks like
+ * HTTP or belongs to an HTTP/2 connection. */
+static __always_inline void payload(void *ctx, u64 sk, u32 fd, u32 dir, long ret, u64 base, u64 vec, u64 nvec)
 {
-	u32 tid = bpf_get_current_pid_tgid();
-	struct pending *p = pending.lookup(&tid);
-	u64 vec = 0, nvec = 1;
 	u32 first = 0, zero = 0, one = 1;
-	struct iov v = {};
+	struct iov v = { .base = base };
 
-	if (!p)
-		return 0;
-	if (!p->on_tcp || ret <= 0)
-		goto out;
-	if (p->kind == K_SENDMSG || p->kind == K_RECVMSG) { /* user_msghdr: msg_iov, msg_iovlen */
-		bpf_probe_read_user(&vec, sizeof(vec), (void *)(p->ptr + 16));
-		bpf_probe_read_user(&nvec, sizeof(nvec), (void *)(p->ptr + 24));
-	} else if (p->kind == K_WRITEV || p->kind == K_READV) {
-		vec = p->ptr;
-		nvec = p->nvec;
-	}
 	if (vec)
 		bpf_probe_read_user(&v, sizeof(v), (void *)vec);
-	else
-		v.base = p->ptr;
 	bpf_probe_read_user(&first, sizeof(first), (void *)v.base);
-	u64 sk = p->sk;
 	if (!h2conns.lookup(&sk)) {
 		if (first == H2_PREFACE)
 			h2conns.update(&sk, &one);
 		else if (!http_start(first))
-			goto out;
+			return;
 	}
 	struct event *e = scratch.lookup(&zero);
 	if (!e)
-		goto out;
+		return;
 	e->ts = bpf_ktime_get_ns();
 	e->sk = sk;
 	e->pid = bpf_get_current_pid_tgid() >> 32;
-	e->fd = p->fd;
+	e->fd = fd;
 	e->len = ret;
-	e->dir = (p->kind == K_READ || p->kind == K_RECVFROM || p->kind == K_RECVMSG || p->kind == K_READV);
+	e->dir = dir;
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
 	/* gather the call's bytes in order, across up to MAX_IOV iovecs */
 	u64 off = 0, left = ret < CAP - 1 ? ret : CAP - 1;
@@ -181,7 +193,28 @@ static __always_inline int done(void *ctx, long ret)
 		e->family = 0;
 	seen.update(&sk, &one);
 	submit(ctx, e);
-out:
+}
+
+static __always_inline int done(void *ctx, long ret)
+{
+	u32 tid = bpf_get_current_pid_tgid();
+	struct pending *p = pending.lookup(&tid);
+	u64 vec = 0, nvec = 1;
+
+	if (!p)
+		return 0;
+	if (p->on_tcp && ret > 0) {
+		if (p->kind == K_SENDMSG || p->kind == K_RECVMSG) { /* user_msghdr: msg_iov, msg_iovlen */
+			bpf_probe_read_user(&vec, sizeof(vec), (void *)(p->ptr + 16));
+			bpf_probe_read_user(&nvec, sizeof(nvec), (void *)(p->ptr + 24));
+		} else if (p->kind == K_WRITEV || p->kind == K_READV) {
+			vec = p->ptr;
+			nvec = p->nvec;
+		}
+		payload(ctx, p->sk, p->fd,
+			p->kind == K_READ || p->kind == K_RECVFROM || p->kind == K_RECVMSG || p->kind == K_READV,
+			ret, p->ptr, vec, nvec);
+	}
 	pending.delete(&tid);
 	return 0;
 }
@@ -195,11 +228,88 @@ TRACEPOINT_PROBE(syscalls, sys_exit_recvmsg) { return done(args, args->ret); }
 TRACEPOINT_PROBE(syscalls, sys_exit_writev) { return done(args, args->ret); }
 TRACEPOINT_PROBE(syscalls, sys_exit_readv) { return done(args, args->ret); }
 
-/* a reported connection closed: user space drops its state */
+/* a reported connection (a socket, or an SSL object) is gone: user space
+ * drops its state */
+static __always_inline void closed(void *ctx, u64 key)
+{
+	u32 zero = 0;
+
+	if (!seen.lookup(&key))
+		return;
+	seen.delete(&key);
+	h2conns.delete(&key);
+	struct event *e = scratch.lookup(&zero);
+	if (!e)
+		return;
+	e->ts = bpf_ktime_get_ns();
+	e->sk = key;
+	e->dir = 2;
+	e->len = e->caplen = 0;
+	submit(ctx, e);
+}
+
+#ifdef TLS
+/* OpenSSL: the cleartext at SSL_write's entry and SSL_read's return. */
+
+#define TLS_FD 0xffffffff /* in events: the payload is TLS cleartext */
+
+static __always_inline int ssl_enter(u64 ssl, u64 buf, u64 count_ptr, u32 dir)
+{
+	u32 tid = bpf_get_current_pid_tgid();
+	struct ssl_call c = { .ssl = ssl, .buf = buf, .count_ptr = count_ptr, .dir = dir };
+
+	if (bl_wanted())
+		ssl_calls.update(&tid, &c);
+	return 0;
+}
+
+int ssl_write_enter(struct pt_regs *ctx, void *ssl, void *buf) { return ssl_enter((u64)ssl, (u64)buf, 0, 0); }
+int ssl_read_enter(struct pt_regs *ctx, void *ssl, void *buf) { return ssl_enter((u64)ssl, (u64)buf, 0, 1); }
+int ssl_write_ex_enter(struct pt_regs *ctx, void *ssl, void *buf, size_t num, size_t *written)
+{
+	return ssl_enter((u64)ssl, (u64)buf, (u64)written, 0);
+}
+int ssl_read_ex_enter(struct pt_regs *ctx, void *ssl, void *buf, size_t num, size_t *readbytes)
+{
+	return ssl_enter((u64)ssl, (u64)buf, (u64)readbytes, 1);
+}
+
+int ssl_exit(struct pt_regs *ctx)
+{
+	u32 tid = bpf_get_current_pid_tgid();
+	struct ssl_call *c = ssl_calls.lookup(&tid);
+	long rc = (int)PT_REGS_RC(ctx);
+	u64 n = 0;
+
+	if (!c)
+		return 0;
+	if (c->count_ptr) {
+		if (rc == 1)
+			bpf_probe_read_user(&n, sizeof(n), (void *)c->count_ptr);
+	} else if (rc > 0) {
+		n = rc;
+	}
+	if (n > 0)
+		payload(ctx, c->ssl, TLS_FD, c->dir, n, c->buf, 0, 1);
+	ssl_calls.delete(&tid);
+	return 0;
+}
+
+/* an SSL object freed: like a socket closing */
+int ssl_free_enter(struct pt_regs *ctx, void *ssl)
+{
+	u64 key = (u64)ssl;
+
+	endpoints.delete(&key);
+	closed(ctx, key);
+	return 0;
+}
+#endif
+
+/* endpoints as connections open; their close */
 TRACEPOINT_PROBE(sock, inet_sock_set_state)
 {
 	u64 sk = (u64)args->skaddr;
-	u32 zero = 0;
 
 	if (args->newstate == TCP_ESTABLISHED) {
 		struct endpoints ep = {};
@@ -211,17 +321,6 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 	if (args->newstate != TCP_CLOSE)
 		return 0;
 	endpoints.delete(&sk);
-	if (!seen.lookup(&sk))
-		return 0;
-	seen.delete(&sk);
-	h2conns.delete(&sk);
-	struct event *e = scratch.lookup(&zero);
-	if (!e)
-		return 0;
-	e->ts = bpf_ktime_get_ns();
-	e->sk = sk;
-	e->dir = 2;
-	e->len = e->caplen = 0;
-	submit(args, e);
+	closed(args, sk);
 	return 0;
 }

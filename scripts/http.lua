@@ -15,12 +15,32 @@ local COLS = {
 }
 -- in JSON only: the text line stays short
 local JSON_COLS = { { "pid" }, { "comm" }, { "method" }, { "path" }, { "status" }, { "latency_ms" }, { "protocol" },
-                    { "side" }, { "grpc_status" }, { "laddr" }, { "lport" }, { "raddr" }, { "rport" } }
+                    { "side" }, { "grpc_status" }, { "tls" }, { "laddr" }, { "lport" }, { "raddr" }, { "rport" } }
 
 local args = net.args({
   { nil, "side", type = "choice", choices = { "both", "client", "server" }, default = "both",
     help = "report the client side, the server side, or both" },
+  { nil, "no-tls", type = "flag", help = "do not read HTTPS cleartext through OpenSSL uprobes" },
 })
+
+-- OpenSSL's entry points: function, entry handler (the exit is ssl_exit)
+local SSL_PROBES = {
+  { "SSL_write", "ssl_write_enter" }, { "SSL_write_ex", "ssl_write_ex_enter" },
+  { "SSL_read", "ssl_read_enter" }, { "SSL_read_ex", "ssl_read_ex_enter" },
+}
+local TLS_FD = 0xffffffff -- as in probes/http.c
+
+-- uprobes on libssl for HTTPS; false and a reason when there is no libssl
+local function attach_tls(b, pid)
+  local ok, err = pcall(function()
+    for _, p in ipairs(SSL_PROBES) do
+      b:attach_uprobe{ name = "ssl", sym = p[1], fn_name = p[2], pid = pid }
+      b:attach_uretprobe{ name = "ssl", sym = p[1], fn_name = "ssl_exit", pid = pid }
+    end
+    b:attach_uprobe{ name = "ssl", sym = "SSL_free", fn_name = "ssl_free_enter", pid = pid }
+  end)
+  return ok, err
+end
 
 return {
   name = "http",
@@ -29,7 +49,10 @@ return {
 
   init = function(opts)
     net.need("HTTP on sockets", { "sock:sock_send_length", "sock:sock_recv_length", "sock:inet_sock_set_state" })
-    local b = probe.load("http", events.defines({}, true), { filter_pid = opts.pid, exclude_pid = BPF.getpid() })
+    local b = probe.load("http", events.defines({ TLS = not opts.no_tls }, true),
+                         { filter_pid = opts.pid, exclude_pid = BPF.getpid() })
+    local tls, why = false, "--no-tls"
+    if not opts.no_tls then tls, why = attach_tls(b, opts.pid or -1) end
     local st = { b = b, conns = {}, n = 0 }
     opts.out:header(COLS)
     st.reader = events.open(b, "events", function(e)
@@ -43,6 +66,10 @@ return {
         st.conns[e.sk] = c
       end
       for _, r in ipairs(c:feed(e)) do
+        if e.fd == TLS_FD then
+          r.tls = true
+          if r.protocol == "h2c" then r.protocol = "h2" end
+        end
         if e.family ~= 0 then
           r.laddr, r.lport = net.addr(e.family, net.bytes(e.laddr)), e.lport
           r.raddr, r.rport = net.addr(e.family, net.bytes(e.raddr)), e.rport
@@ -58,7 +85,8 @@ return {
       end
       opts.out:flush()
     end, { timed = true })
-    opts.out:note("Tracing HTTP requests... Ctrl-C to end.")
+    opts.out:note(string.format("Tracing HTTP requests%s... Ctrl-C to end.",
+      tls and " (and HTTPS through OpenSSL)" or (" (no HTTPS: " .. tostring(why):gsub("\n.*", "") .. ")")))
     return st
   end,
 

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The network tracers against workloads with known ground truth: an HTTP
 # server and raw-socket client (every byte counted by the client itself),
-# a gRPC server and client, and a UDP sender and receiver.
+# the same over TLS, a gRPC server and client, and a UDP sender and receiver.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 tools="$here/../tools"
@@ -69,6 +69,21 @@ assert all(r["latency_ms"] > 0 and r["result"] == "ok" for r in connects), conne
 print("tcpconnect: 10 connects with latency and 10 accepts")
 PY
 
+# --- HTTPS through OpenSSL ------------------------------------------------------
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 1 \
+	-subj /CN=127.0.0.1 2>/dev/null || fail "openssl req"
+start https http -P $((port + 3))
+$PY "$tools/net_workload.py" https $((port + 3)) 3 "$tmp/cert.pem" "$tmp/key.pem" >/dev/null || fail "https workload"
+finish https
+$PY - "$tmp" <<'PY' || fail "HTTPS records"
+import json, sys, collections
+rows = [json.loads(l) for l in open(sys.argv[1] + "/https.json")]
+for side in ("client", "server"):
+    got = collections.Counter((r["method"], r["path"], r["status"], r.get("tls")) for r in rows if r["side"] == side)
+    assert got == {("GET", "/hello", 200, True): 3, ("GET", "/missing", 404, True): 3}, (side, got)
+print("https: 6 requests on each side, read as cleartext through OpenSSL")
+PY
+
 # --- gRPC over h2c ------------------------------------------------------------
 start grpc http
 $PY "$tools/grpc_pair.py" $((port + 1)) 4 || fail "grpc workload"
@@ -99,4 +114,4 @@ assert len(recv) == 1 and recv[0]["datagrams"] == 321 and recv[0]["bytes"] == 32
 assert send[0]["raddr"] == "127.0.0.1"
 print("udp: 321 datagrams of 123 bytes each way, with the remote endpoint")
 PY
-echo "network: 4 groups of checks passed"
+echo "network: 5 groups of checks passed"
