@@ -16,6 +16,7 @@
 -- (value defaults to `elapsed`, in unit = "us"; "ns" and "ms" work too).
 local hist = require("bpflua.hist")
 local events = require("bpflua.events")
+local stacks = require("bpflua.stacks")
 
 local M = {}
 
@@ -237,6 +238,16 @@ local function generate(action, p, opts, stop_probe)
   by = by or {}
   local keys = {}
   for i, name in ipairs(by) do keys[i] = field_code(stop_probe or p, name, "k") end
+  -- a user stack means nothing without its process: keep the pid, unprinted
+  local has_pid, has_ustack = false, false
+  for _, k in ipairs(keys) do
+    has_pid = has_pid or k.c == "pid"
+    has_ustack = has_ustack or k.kind == "ustack"
+  end
+  if has_ustack and not has_pid then
+    keys[#keys + 1] = field_code(stop_probe or p, "pid", "k")
+    keys[#keys].hidden = true
+  end
   local trace_fields = {}
   if action == "trace" then
     local list = { "pid", "comm" }
@@ -358,24 +369,30 @@ Handle.__index = Handle
 
 local function stack_text(h, id, pid, user)
   if id < 0 then return "[no stack]" end
-  local frames = {}
-  for ip in h.stacks:walk(id) do
-    frames[#frames + 1] = user and h.b:sym(ip, pid) or BPF.ksym(ip)
+  return table.concat(user and h.res:user_frames(pid, id) or h.res:kernel_frames(id), "\n\t")
+end
+
+-- user stacks are resolved while their processes live (bpflua/stacks.lua)
+local function resolve_stacks(h)
+  if not h.res or not h.values or h.closed then return end
+  for k in h.values:items() do
+    for _, f in ipairs(h.keys) do
+      if f.kind == "ustack" and k[f.c] >= 0 then h.res:user_frames(k.pid, k[f.c]) end
+    end
   end
-  return table.concat(frames, "\n\t")
 end
 
 local function key_text(h, k)
   if #h.keys == 0 then return nil end
   local parts = {}
-  for i, f in ipairs(h.keys) do
+  for _, f in ipairs(h.keys) do
     local v = k[f.c]
     if f.kind == "stack" then
       v = "\n\t" .. stack_text(h, v, nil, false) .. "\n"
     elseif f.kind == "ustack" then
       v = "\n\t" .. stack_text(h, v, k.pid, true) .. "\n"
     end
-    parts[i] = tostring(v)
+    if not f.hidden then parts[#parts + 1] = tostring(v) end
   end
   return table.concat(parts, ", ")
 end
@@ -495,7 +512,7 @@ local function new(action, opts)
     h.values = b:get_table("values")
   end
   local ok_stacks, st = pcall(b.get_table, b, "stacks")
-  if ok_stacks then h.stacks = st end
+  if ok_stacks then h.res = stacks.resolver(b, st) end
   M.active[#M.active + 1] = h
   return h
 end
@@ -533,7 +550,12 @@ end
 -- Ctrl-C ended it.
 function M.wait(seconds)
   local deadline = seconds and BPF.monotonic() + seconds
+  local resolved = BPF.monotonic()
   while true do
+    if BPF.monotonic() - resolved >= 0.5 then
+      for _, h in ipairs(M.active) do resolve_stacks(h) end
+      resolved = BPF.monotonic()
+    end
     local step = 0.1
     if deadline then
       step = math.min(step, deadline - BPF.monotonic())
