@@ -43,11 +43,6 @@ static struct {
 	const char *(*perf_event_field)(void *, const char *, size_t);
 } bcc;
 
-int bl_compiler_loaded(void)
-{
-	return bcc.handle != NULL;
-}
-
 static int open_libbcc(void)
 {
 	void *h;

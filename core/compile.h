@@ -1,8 +1,9 @@
 /* compile: BPF C text -> struct bl_object, through libbcc and LLVM.
  *
- * This is the only file that touches libbcc's compiler. libbcc.so (and with it
- * libLLVM) is opened with dlopen on the first compile, so a process that
- * never compiles never maps LLVM. */
+ * compile.c is the only file that touches libbcc's compiler: libbcc.so (and
+ * with it libLLVM) is opened with dlopen on the first compile. bpflua calls
+ * it only from compile_child.c's child process, so the tracer itself never
+ * maps LLVM, on a cache miss either. */
 #ifndef BPFLUA_COMPILE_H
 #define BPFLUA_COMPILE_H
 
@@ -23,9 +24,5 @@ int bl_compile(const struct bl_compile_opts *opts, struct bl_object **out);
 /* The same, with libbcc and LLVM in a child process that exits after the
  * compile: the caller never maps them. */
 int bl_compile_in_child(const struct bl_compile_opts *opts, struct bl_object **out);
-
-/* True once libbcc's compiler is in this process: tests and the cache use it
- * to prove LLVM stayed out. */
-int bl_compiler_loaded(void);
 
 #endif

@@ -1,6 +1,7 @@
-/* read: event streams from the kernel. Perf buffers (one ring per CPU,
- * registered in a BPF_MAP_TYPE_PERF_EVENT_ARRAY) and BPF ring buffers, both
- * drained in C; each record goes to a callback with its raw bytes. */
+/* read: event streams from the kernel, drained in C, each record handed to
+ * a callback with its raw bytes. Perf buffers (one ring per CPU, registered
+ * in a BPF_MAP_TYPE_PERF_EVENT_ARRAY) are events.c's; BPF ring buffers are
+ * ringbuf.c's. */
 #ifndef BPFLUA_EVENTS_H
 #define BPFLUA_EVENTS_H
 

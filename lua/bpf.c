@@ -716,12 +716,6 @@ static int l_getpid(lua_State *L)
 	return 1;
 }
 
-static int l_compiler_loaded(lua_State *L)
-{
-	lua_pushboolean(L, bl_compiler_loaded());
-	return 1;
-}
-
 static int l_set_verbose(lua_State *L)
 {
 	bl_verbose_level = (int)luaL_checkinteger(L, 1);
@@ -762,7 +756,6 @@ static const luaL_Reg module_funcs[] = {
 	{ "syscall_name", l_syscall_name },
 	{ "syscall_number", l_syscall_number },
 	{ "features", l_features },
-	{ "compiler_loaded", l_compiler_loaded },
 	{ "set_verbose", l_set_verbose },
 	{ "json", bl_lua_json },
 	{ "getpid", l_getpid },

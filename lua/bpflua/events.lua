@@ -3,7 +3,7 @@
 -- the user forces it (--perf-buffer, or BPFLUA_EVENTS=perf).
 --
 -- libbcc refuses map calls inside macros, so a snippet spells both paths
--- out under #ifdef BL_RINGBUF (see probes/events.h for the pattern) and
+-- out under #ifdef BL_RINGBUF (probes/tcplife.c shows the pattern) and
 -- counts the events it could not submit in a per-CPU array "events_lost".
 local M = {}
 
