@@ -48,7 +48,7 @@ return {
   args = args,
 
   init = function(opts)
-    net.need("HTTP on sockets", { "sock:sock_send_length", "sock:sock_recv_length", "sock:inet_sock_set_state" })
+    net.need("HTTP on sockets", net.TCP_TRACEPOINTS)
     local b = probe.load("http", events.defines({ TLS = not opts.no_tls }, true),
                          { filter_pid = opts.pid, exclude_pid = BPF.getpid() })
     local tls, why = false, "--no-tls"
@@ -71,8 +71,8 @@ return {
           if r.protocol == "h2c" then r.protocol = "h2" end
         end
         if e.family ~= 0 then
-          r.laddr, r.lport = net.addr(e.family, net.bytes(e.laddr)), e.lport
-          r.raddr, r.rport = net.addr(e.family, net.bytes(e.raddr)), e.rport
+          r.laddr, r.raddr = net.endpoints(e)
+          r.lport, r.rport = e.lport, e.rport
         end
         local wanted = (opts.side == "both" or opts.side == r.side)
         if (opts.port or opts.addr) and e.family == 0 then wanted = false end

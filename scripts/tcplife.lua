@@ -21,12 +21,12 @@ return {
   args = net.args(),
 
   init = function(opts)
-    net.need("TCP sessions", { "sock:inet_sock_set_state", "sock:sock_send_length", "sock:sock_recv_length" })
+    net.need("TCP sessions", net.TCP_TRACEPOINTS)
     local b = probe.load("tcplife", events.defines({}, true), { filter_pid = opts.pid })
     local st = { b = b, n = 0 }
     opts.out:header(COLS)
     st.reader = events.open(b, "events", function(e)
-      local laddr, raddr = net.addr(e.family, net.bytes(e.laddr)), net.addr(e.family, net.bytes(e.raddr))
+      local laddr, raddr = net.endpoints(e)
       if not net.matches(opts, laddr, e.lport, raddr, e.rport) then return end
       st.n = st.n + 1
       opts.out:record({ pid = e.pid, comm = e.pid ~= 0 and e.comm or "[unknown]", laddr = laddr, lport = e.lport,

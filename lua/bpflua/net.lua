@@ -27,6 +27,14 @@ function M.bytes(v)
   return { v:byte(1, -1) }
 end
 
+-- an event's endpoints (the BL_ENDPOINT_FIELDS of probes/endpoints.h) as text
+function M.endpoints(e)
+  return M.addr(e.family, M.bytes(e.laddr)), M.addr(e.family, M.bytes(e.raddr))
+end
+
+-- what the TCP tracers stand on
+M.TCP_TRACEPOINTS = { "sock:inet_sock_set_state", "sock:sock_send_length", "sock:sock_recv_length" }
+
 -- tracepoints a tracer cannot do without, with a message naming them
 function M.need(what, tracepoints)
   for _, tp in ipairs(tracepoints) do probe.choose(what, { { "tracepoint", tp } }) end
