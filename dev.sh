@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 #   libbpfcc-dev   libbcc: compiles BPF C (through LLVM) and loads/attaches it (libbcc_bpf)
 #   liblua5.4-dev  the Lua 5.4 that runs tracers and scripts
 #   libelf-dev     ELF reading, used by libbcc's symbolization
-#   libjson-c-dev  JSON: reads libbcc's type descriptions, writes NDJSON output
+#   libjson-c-dev  JSON: reads libbcc's type descriptions (output JSON is written by lua/json.c)
 #   libedit-dev    line editing, history and completion in the REPL
 #   nettle-dev     SHA-256 for the compiled-program cache (keys and checksums)
 #   linux-headers-amd64  a kernel header tree for BPF C when the running kernel has none

@@ -37,15 +37,14 @@ static const char usage[] =
 	"       bpflua --help | --version\n";
 
 /* Error objects that are tables with a `plain` message are user errors
- * (bad option, unknown tracer): no traceback for those. */
+ * (bad option, unknown tracer): no traceback for those, and they keep their
+ * fields (`usage` marks a usage error, exit status 2). */
 static int msghandler(lua_State *L)
 {
 	const char *msg = lua_tostring(L, 1);
 
-	if (lua_istable(L, 1)) {
-		lua_getfield(L, 1, "plain");
+	if (lua_istable(L, 1))
 		return 1;
-	}
 	if (msg && !strcmp(msg, "interrupted"))
 		return 1;
 	if (!msg) {
@@ -59,31 +58,70 @@ static int msghandler(lua_State *L)
 	return 1;
 }
 
+/* Exit statuses, one convention for every entry point (README):
+ * 0 done, 1 failed, 2 usage error, 130 interrupted. */
+enum { EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
+
 /* Runs the function on top of the stack with nargs arguments below it;
  * returns the process exit status. */
 static int run_protected(lua_State *L, int nargs)
 {
 	int base = lua_gettop(L) - nargs;
-	int status;
+	int status, rc = EXIT_FAILED;
+	const char *msg;
 
 	lua_pushcfunction(L, msghandler);
 	lua_insert(L, base);
 	status = lua_pcall(L, nargs, 1, base);
 	lua_remove(L, base);
 	if (status == LUA_OK) {
-		int rc = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 0;
-
+		rc = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 0;
 		lua_pop(L, 1);
 		return rc;
 	}
-	const char *msg = lua_tostring(L, -1);
-
+	if (lua_istable(L, -1)) {
+		lua_getfield(L, -1, "usage");
+		if (lua_toboolean(L, -1))
+			rc = EXIT_USAGE;
+		lua_pop(L, 1);
+		lua_getfield(L, -1, "exit");
+		if (lua_isinteger(L, -1))
+			rc = (int)lua_tointeger(L, -1);
+		lua_pop(L, 1);
+		lua_getfield(L, -1, "plain");
+		lua_replace(L, -2);
+	}
+	msg = lua_tostring(L, -1);
 	if (msg && strstr(msg, "interrupted") && strlen(msg) < 64) {
 		lua_pop(L, 1);
-		return 130;
+		return EXIT_INTERRUPTED;
 	}
 	fprintf(stderr, "bpflua: %s\n", msg ? msg : "error");
 	lua_pop(L, 1);
+	return rc;
+}
+
+/* Output that did not arrive is a failure, not a success: a full disk or a
+ * closed pipe on stdout gives a message and a non-zero status. */
+static int check_stdout(int rc)
+{
+	if (fflush(stdout) == 0 && !ferror(stdout) && fclose(stdout) == 0)
+		return rc;
+	if (rc) /* already failed, and said why (often this very write) */
+		return rc;
+	fprintf(stderr, "bpflua: cannot write to standard output: %s\n", strerror(errno));
+	return EXIT_FAILED;
+}
+
+/* require('bpflua.cli').main(args), inside run_protected */
+static int cli_main(lua_State *L)
+{
+	lua_getglobal(L, "require");
+	lua_pushstring(L, "bpflua.cli");
+	lua_call(L, 1, 1);
+	lua_getfield(L, -1, "main");
+	lua_pushvalue(L, 1);
+	lua_call(L, 1, 1);
 	return 1;
 }
 
@@ -139,12 +177,12 @@ static int run_code(lua_State *L, char **argv, int argc, int i)
 			if (*end || seconds <= 0) {
 				fprintf(stderr, "bpflua: -d wants a positive number of seconds, not '%s'\n", argv[i]);
 				lua_pop(L, 1);
-				return 2;
+				return EXIT_USAGE;
 			}
 		} else {
 			fprintf(stderr, "bpflua: unexpected argument '%s' (after -e CODE only -d SECONDS may follow)\n", argv[i]);
 			lua_pop(L, 1);
-			return 2;
+			return EXIT_USAGE;
 		}
 	}
 	if (luaL_loadstring(L, "return require('bpflua.interactive').run(...)")) {
@@ -196,7 +234,7 @@ int main(int argc, char **argv)
 	}
 	if (i < argc && !strcmp(argv[i], "-e") && i + 1 >= argc) {
 		fprintf(stderr, "bpflua: -e needs the code to run\n%s", usage);
-		return 2;
+		return EXIT_USAGE;
 	}
 	/* kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK */
 	setrlimit(RLIMIT_MEMLOCK, &rl);
@@ -223,11 +261,7 @@ int main(int argc, char **argv)
 	lua_setglobal(L, "arg");
 	if (!strcmp(argv[i], "run") || !strcmp(argv[i], "list") || !strcmp(argv[i], "doctor") ||
 	    !strcmp(argv[i], "cache")) {
-		lua_getglobal(L, "require");
-		lua_pushstring(L, "bpflua.cli");
-		lua_call(L, 1, 1);
-		lua_getfield(L, -1, "main");
-		lua_remove(L, -2);
+		lua_pushcfunction(L, cli_main);
 		lua_newtable(L);
 		for (int k = i; k < argc; k++) {
 			lua_pushstring(L, argv[k]);
@@ -249,6 +283,9 @@ out:
 	bl_detach_deferred = rc == 0;
 	lua_close(L);
 	bl_detach_finish();
+	rc = check_stdout(rc);
+	if (bl_signals_aborted()) /* even where a script caught the error */
+		rc = 128 + bl_signals_aborted();
 	fflush(NULL);
 #ifdef BPFLUA_SANITIZE
 	__lsan_do_leak_check();

@@ -108,6 +108,10 @@ int bl_repl(lua_State *L)
 		char *grown;
 		size_t n;
 
+		if (bl_signals_aborted()) { /* the terminal went away */
+			free(line);
+			break;
+		}
 		if (!line) { /* Ctrl-D */
 			putchar('\n');
 			break;
@@ -131,7 +135,12 @@ int bl_repl(lua_State *L)
 		}
 		bl_signals_reset(L);
 		if (call_interactive(L, "eval", chunk, 1)) {
-			fprintf(stderr, "%s\n", lua_tostring(L, -1));
+			if (bl_signals_aborted()) {
+				lua_pop(L, 1);
+				break;
+			}
+			fprintf(stderr, "%s\n", luaL_tolstring(L, -1, NULL));
+			lua_pop(L, 1);
 			verdict = "error";
 		} else {
 			verdict = lua_tostring(L, -1);

@@ -330,37 +330,57 @@ static int l_auto_attach(lua_State *L)
 	return 0;
 }
 
+/* A BPF{} field of the wrong type: the message names the field, as
+ * luaL_argerror names an argument. */
+static int field_error(lua_State *L, const char *field, const char *want, int idx)
+{
+	return luaL_error(L, "BPF{}: %s must be %s, not %s", field, want, luaL_typename(L, idx));
+}
+
+#define MAX_CFLAGS 64
+
 /* BPF{ text = src | src_file = path, cflags = {...} } */
 static int l_new(lua_State *L)
 {
-	const char *cflags[64];
+	const char *cflags[MAX_CFLAGS];
 	struct bl_compile_opts co = { 0 };
 	const struct bl_headers *h;
 	const struct bl_features *f;
 	struct lbpf *b;
 	int nc = 0, top, use_cache;
 
-	luaL_checktype(L, 1, LUA_TTABLE);
+	if (!lua_istable(L, 1))
+		return luaL_argerror(L, 1, "BPF{} takes a table: BPF{ text = \"C source\" }");
 	lua_getfield(L, 1, "text");
 	if (lua_isnil(L, -1)) {
 		lua_pop(L, 1);
 		lua_getfield(L, 1, "src_file");
 		if (lua_isnil(L, -1))
 			return luaL_error(L, "BPF{} needs text or src_file");
-		push_file(L, luaL_checkstring(L, -1));
+		if (lua_type(L, -1) != LUA_TSTRING)
+			return field_error(L, "src_file", "a path", -1);
+		push_file(L, lua_tostring(L, -1));
 		lua_remove(L, -2);
+	} else if (lua_type(L, -1) != LUA_TSTRING) {
+		return field_error(L, "text", "a string of C", -1);
 	}
-	co.text = luaL_checkstring(L, -1);
+	co.text = lua_tostring(L, -1);
 	top = lua_gettop(L);
 	lua_getfield(L, 1, "cflags");
 	if (!lua_isnil(L, -1)) {
-		luaL_checktype(L, -1, LUA_TTABLE);
-		for (lua_Integer i = 1; nc < 64; i++) {
+		if (!lua_istable(L, -1))
+			return field_error(L, "cflags", "a list of strings", -1);
+		for (lua_Integer i = 1;; i++) {
 			if (lua_rawgeti(L, top + 1, i) == LUA_TNIL) {
 				lua_pop(L, 1);
 				break;
 			}
-			cflags[nc++] = luaL_checkstring(L, -1); /* stays on the stack */
+			if (lua_type(L, -1) != LUA_TSTRING)
+				return luaL_error(L, "BPF{}: cflags[%d] must be a string, not %s", (int)i,
+						  luaL_typename(L, -1));
+			if (nc == MAX_CFLAGS)
+				return luaL_error(L, "BPF{}: at most %d cflags", MAX_CFLAGS);
+			cflags[nc++] = lua_tostring(L, -1); /* stays on the stack */
 		}
 	}
 	co.cflags = cflags;
@@ -602,11 +622,17 @@ static int l_sym_flush(lua_State *L)
 
 /* BPF.sleep(seconds): true when it slept the whole time, false when Ctrl-C
  * cut it short. */
+#define MAX_SLEEP 1e9 /* about 31 years: anything longer is a mistake */
+
 static int l_sleep(lua_State *L)
 {
 	double secs = luaL_checknumber(L, 1);
-	struct timespec ts = { (time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9) };
+	struct timespec ts;
 
+	if (!(secs >= 0 && secs <= MAX_SLEEP)) /* NaN fails both */
+		return luaL_argerror(L, 1, "seconds must be a number from 0 to 1e9");
+	ts.tv_sec = (time_t)secs;
+	ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
 	bl_signals_check(L);
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		if (bl_signals_consume()) {
@@ -614,6 +640,17 @@ static int l_sleep(lua_State *L)
 			return 1;
 		}
 	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* BPF.aborted() -> the signal's name when SIGHUP or SIGPIPE ended the run */
+static int l_aborted(lua_State *L)
+{
+	int sig = bl_signals_aborted();
+
+	if (!sig)
+		return 0;
+	lua_pushfstring(L, "SIG%s", sigabbrev_np(sig));
 	return 1;
 }
 
@@ -750,6 +787,7 @@ static const luaL_Reg module_funcs[] = {
 	{ "sym_flush", l_sym_flush },
 	{ "sleep", l_sleep },
 	{ "interrupted", l_interrupted },
+	{ "aborted", l_aborted },
 	{ "graceful_stop", l_graceful_stop },
 	{ "monotonic", l_monotonic },
 	{ "monotonic_ns", l_monotonic_ns },
@@ -803,6 +841,9 @@ int luaopen_bpf(lua_State *L)
 
 	luaL_newlib(L, module_funcs);
 	bl_lua_process_open(L);
+	bl_lua_text_open(L);
+	bl_lua_outfile_open(L);
+	bl_lua_inet_open(L);
 	for (size_t i = 0; i < sizeof(consts) / sizeof(consts[0]); i++) {
 		lua_pushinteger(L, consts[i].v);
 		lua_setfield(L, -2, consts[i].name);

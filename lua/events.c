@@ -128,6 +128,8 @@ static void free_buf(lua_State *L, struct lbuf *lb)
 	free(lb);
 }
 
+#define MAX_PAGE_CNT 65536
+
 /* t:open_perf_buffer(callback, { page_cnt = 64, lost_cb = f, reuse = false }) */
 int bl_lua_open_perf_buffer(lua_State *L)
 {
@@ -143,8 +145,16 @@ int bl_lua_open_perf_buffer(lua_State *L)
 	if (b->obj->maps[t->map].type != BPF_MAP_TYPE_PERF_EVENT_ARRAY)
 		return luaL_error(L, "%s is not a perf buffer (BPF_PERF_OUTPUT)", b->obj->maps[t->map].name);
 	if (lua_istable(L, 3)) {
+		lua_Integer n;
+
 		lua_getfield(L, 3, "page_cnt");
-		page_cnt = (int)luaL_optinteger(L, -1, 64);
+		n = luaL_optinteger(L, -1, 64);
+		/* the kernel wants a power of two, and a per-CPU buffer past
+		 * 256 MB maps but never delivers: refuse rather than truncate */
+		if (n < 1 || n > MAX_PAGE_CNT || (n & (n - 1)))
+			return luaL_error(L, "open_perf_buffer: page_cnt must be a power of two from 1 to %d, not %I",
+					  MAX_PAGE_CNT, n);
+		page_cnt = (int)n;
 		lua_pop(L, 1);
 	}
 	pbs = realloc(b->perfbufs, sizeof(*pbs) * (b->nperfbufs + 1));

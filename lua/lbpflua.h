@@ -81,6 +81,8 @@ int bl_signals_consume(void);
 int bl_interrupted(void);
 /* On: the first signal only ends sleeps and polls; a second one interrupts. */
 void bl_signals_graceful(int on);
+/* SIGHUP or SIGPIPE seen (the signal number): the run must end, unreported. */
+int bl_signals_aborted(void);
 /* Forgets signals seen so far: the REPL's next statement starts clean. */
 void bl_signals_reset(lua_State *L);
 
@@ -91,5 +93,16 @@ void bl_lua_process_open(lua_State *L);
 
 /* json.c */
 int bl_lua_json(lua_State *L);
+
+/* text.c: untrusted bytes made safe to show */
+/* The length of the valid UTF-8 sequence at s (code point in *cp), or 0. */
+size_t bl_utf8_len(const unsigned char *s, size_t n, uint32_t *cp);
+void bl_lua_text_open(lua_State *L);
+
+/* inet.c: BPF.inet_ntop, BPF.inet_pton */
+void bl_lua_inet_open(lua_State *L);
+
+/* outfile.c: BPF.open_output, the -o file */
+void bl_lua_outfile_open(lua_State *L);
 
 #endif

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -52,6 +53,8 @@ static int l_spawn(lua_State *L)
 		close(gate[1]);
 		return luaL_error(L, "spawn: pipe: %s", strerror(errno));
 	}
+	pid_t parent = getpid();
+
 	c->pid = fork();
 	if (c->pid < 0) {
 		int e = errno;
@@ -68,6 +71,14 @@ static int l_spawn(lua_State *L)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
+		/* if bpflua dies, even by SIGKILL, the command goes too: a
+		 * traced command must never run on untraced under init. The
+		 * signal survives exec; checking the parent closes the race
+		 * with a tracer that died before prctl. */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) || getppid() != parent)
+			_exit(127);
 		close(gate[1]);
 		close(err[0]);
 		if (read(gate[0], &b, 1) != 1)

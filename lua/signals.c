@@ -1,7 +1,12 @@
 /* Ctrl-C and SIGTERM, the lua.c way: the handler only records the signal and
  * sets a hook; the hook raises "interrupted" at the next Lua instruction
  * unless a sleep or poll already handed the signal to the script (they
- * return early so the script can print its summary). */
+ * return early so the script can print its summary).
+ *
+ * SIGHUP (the terminal went away) and SIGPIPE (the reader of our output
+ * went away) abort instead: nobody is left to read a report, so the hook
+ * raises at once, everything unwinds (probes detached, the -c command
+ * killed, an -o file discarded) and bpflua exits with 128 + the signal. */
 #include <signal.h>
 #include <string.h>
 
@@ -11,10 +16,25 @@ static lua_State *main_L;
 static volatile sig_atomic_t received;  /* signals seen */
 static volatile sig_atomic_t delivered; /* of those, handed to the script */
 
+static volatile sig_atomic_t aborted; /* SIGHUP or SIGPIPE, once seen */
+
+static void raise_abort(lua_State *L)
+{
+	lua_newtable(L);
+	lua_pushfstring(L, "stopped by SIG%s: %s", sigabbrev_np(aborted),
+			aborted == SIGPIPE ? "the output's reader went away" : "the terminal went away");
+	lua_setfield(L, -2, "plain");
+	lua_pushinteger(L, 128 + aborted);
+	lua_setfield(L, -2, "exit");
+	lua_error(L);
+}
+
 static void hook(lua_State *L, lua_Debug *ar)
 {
 	(void)ar;
 	lua_sethook(L, NULL, 0, 0);
+	if (aborted)
+		raise_abort(L);
 	if (received > delivered)
 		luaL_error(L, "interrupted");
 }
@@ -26,9 +46,13 @@ static volatile sig_atomic_t graceful;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	received++;
-	if (main_L && (!graceful || received > 1))
+	if (sig == SIGHUP || sig == SIGPIPE) {
+		if (!aborted)
+			aborted = sig;
+	} else {
+		received++;
+	}
+	if (main_L && (aborted || !graceful || received > 1))
 		lua_sethook(main_L, hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 
@@ -48,10 +72,14 @@ void bl_signals_install(lua_State *L)
 	/* no SA_RESTART: sleeps and polls must return on the signal */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
 }
 
 void bl_signals_check(lua_State *L)
 {
+	if (aborted)
+		raise_abort(L);
 	if (graceful && received < 2)
 		return;
 	if (received && received == delivered)
@@ -60,6 +88,8 @@ void bl_signals_check(lua_State *L)
 
 int bl_signals_consume(void)
 {
+	if (aborted)
+		return 1;
 	if (received > delivered) {
 		delivered = received;
 		return 1;
@@ -69,7 +99,12 @@ int bl_signals_consume(void)
 
 int bl_interrupted(void)
 {
-	return received > 0;
+	return received > 0 || aborted;
+}
+
+int bl_signals_aborted(void)
+{
+	return aborted;
 }
 
 void bl_signals_reset(lua_State *L)

@@ -121,7 +121,7 @@ return {
         allocs, allocs / secs, bytes, frees))
       for _, r in ipairs(rows) do
         out:text(string.format("%d bytes in %d allocations from", r.bytes, r.allocations))
-        for _, f in ipairs(r.stack) do out:text("\t" .. f) end
+        for _, f in ipairs(r.stack) do out:text("\t" .. BPF.printable(f)) end
       end
       if st.size_hist then
         local vals = {}

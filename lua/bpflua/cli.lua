@@ -11,7 +11,7 @@ local function run(argv)
   end
   local path = tracer.find(name)
   if not path then
-    error({ plain = string.format("no tracer named '%s' (searched %s; bpflua list shows them)",
+    error({ usage = true, plain = string.format("no tracer named '%s' (searched %s; bpflua list shows them)",
       name, table.concat(tracer.search_path(), ":")) })
   end
   local decl = tracer.load(path)
@@ -46,7 +46,7 @@ local function cache(argv)
     print(string.format("removed %d compiled programs", BPF.cache_clear()))
     return 0
   end
-  error({ plain = "usage: bpflua cache list|clear" })
+  error({ usage = true, plain = "usage: bpflua cache list|clear" })
 end
 
 function M.main(argv)
@@ -55,7 +55,7 @@ function M.main(argv)
   if cmd == "list" then return list() end
   if cmd == "cache" then return cache(argv) end
   if cmd == "doctor" then return require("bpflua.doctor").main({ table.unpack(argv, 2) }) end
-  error({ plain = "unknown command " .. tostring(cmd) })
+  error({ usage = true, plain = "unknown command " .. tostring(cmd) })
 end
 
 return M

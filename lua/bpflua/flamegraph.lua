@@ -6,8 +6,11 @@ local M = {}
 local WIDTH, ROW, PAD, TOP = 1200, 16, 10, 40
 local CHAR = 7 -- px per character at font-size 12, for cutting labels
 
+-- Names come from other processes and binaries: control characters and
+-- bytes that are not UTF-8 are not allowed in XML at all, so they are shown
+-- escaped (BPF.printable) before the XML escaping.
 local function escape(s)
-  return (s:gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&apos;" }))
+  return (BPF.printable(s):gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&apos;" }))
 end
 
 -- Warm colours, stable per name (the same function keeps its colour
@@ -122,12 +125,21 @@ function M.svg(stacks, title)
 end
 
 -- "a;b;c count" lines, as flamegraph.pl, inferno and speedscope read them.
+-- One line per stack (stacks that print the same are one line, their
+-- counts added), frames joined by ";" and the count after a space:
+-- a frame keeps neither (";" becomes ":", as stackcollapse-perf.pl does,
+-- and the rest is BPF.printable), so any name gives a well-formed line.
 function M.folded(stacks)
-  local lines = {}
+  local counts, lines = {}, {}
   for _, s in ipairs(stacks) do
-    lines[#lines + 1] = table.concat(s.frames, ";") .. " " .. s.count
+    local frames = {}
+    for i, f in ipairs(s.frames) do frames[i] = BPF.printable(f):gsub(";", ":") end
+    local line = table.concat(frames, ";")
+    if not counts[line] then lines[#lines + 1] = line end
+    counts[line] = (counts[line] or 0) + s.count
   end
   table.sort(lines)
+  for i, line in ipairs(lines) do lines[i] = line .. " " .. counts[line] end
   return lines
 end
 

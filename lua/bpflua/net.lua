@@ -4,21 +4,9 @@ local probe = require("bpflua.probe")
 
 local M = {}
 
+-- family: 2 (AF_INET) or 10 (AF_INET6); bytes: a string or a list
 function M.addr(family, bytes)
-  if family == 2 then
-    return string.format("%d.%d.%d.%d", bytes[1], bytes[2], bytes[3], bytes[4])
-  end
-  local groups = {}
-  for i = 1, 16, 2 do groups[#groups + 1] = string.format("%x", bytes[i] * 256 + bytes[i + 1]) end
-  local s = ":" .. table.concat(groups, ":") .. ":"
-  -- the longest run of zero groups becomes "::"
-  local best
-  for run in s:gmatch(":0:[0:]*") do
-    if not best or #run > #best then best = run end
-  end
-  if best then s = s:gsub(best:gsub("%p", "%%%0"), "::", 1) end
-  s = s:gsub("^:([^:])", "%1"):gsub("([^:]):$", "%1")
-  return s
+  return BPF.inet_ntop(family, bytes)
 end
 
 -- the arrays come decoded as strings of bytes or as lists: both work
@@ -47,9 +35,16 @@ function M.matches(opts, laddr, lport, raddr, rport)
   return true
 end
 
+-- -a takes any form inet_pton reads and compares in the form tracers print
+local function parse_addr(v)
+  local family, bytes = BPF.inet_pton(v)
+  if not family then return nil, "wants an IPv4 or IPv6 address" end
+  return M.addr(family, bytes)
+end
+
 local FILTER_ARGS = {
-  { "P", "port", type = "int", help = "only connections with this local or remote port" },
-  { "a", "addr", type = "string", help = "only connections with this local or remote address" },
+  { "P", "port", type = "int", min = 1, max = 65535, help = "only connections with this local or remote port" },
+  { "a", "addr", type = "string", parse = parse_addr, help = "only connections with this local or remote address" },
 }
 
 -- a tracer's own arguments followed by -P and -a

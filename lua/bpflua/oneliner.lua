@@ -200,17 +200,25 @@ local function prepare(p)
   end
 end
 
+-- bl_self holds bpflua's own pid: a one-liner counts the system, not the
+-- tracer reading it. Probes named by macro attach as the object loads, so
+-- until the pid is set (right after) nothing counts.
 local PREAMBLE = [[
 	u64 __id = bpf_get_current_pid_tgid();
 	u32 pid = __id >> 32, tid = (u32)__id;
 	u32 cpu = bpf_get_smp_processor_id();
 	u32 uid = (u32)bpf_get_current_uid_gid();
+	int __zero = 0;
+	u32 *__self = bl_self.lookup(&__zero);
+	if (!__self || !*__self || pid == *__self)
+		return 0;
 ]]
 -- only when a filter names it: reading comm costs a helper call per event
 local COMM = "\tchar comm[16];\n\tbpf_get_current_comm(&comm, sizeof(comm));"
 
 local HELPERS = [[
 #include <uapi/linux/bpf_perf_event.h>
+BPF_ARRAY(bl_self, u32, 1);
 /* comm_is("name") in filters */
 #define comm_is(s) bl_streq(comm, s, sizeof(s))
 static __always_inline int bl_streq(const char *a, const char *b, int n)
@@ -230,6 +238,26 @@ static __always_inline int bl_streq(const char *a, const char *b, int n)
 -- action: "count" | "sum" | "avg" | "hist" | "trace"
 -- With opts.to (stop_probe), the first probe starts a clock per thread and the second
 -- (where keys, filter and value apply) reads it as `elapsed`, in opts.unit.
+local OPTION_TYPES = { by = "a key name or a list of key names", fields = "a list of field names",
+                       filter = "a C expression (a string)", value = "a C expression (a string)",
+                       name = "a string", unit = "ns, us or ms", to = "a probe spec" }
+
+local function is_name_list(v)
+  if type(v) ~= "table" then return false end
+  for _, x in ipairs(v) do if type(x) ~= "string" then return false end end
+  return true
+end
+
+-- Options of the wrong type are named, not met later as "attempt to index".
+local function check_options(action, opts)
+  for k, want in pairs(OPTION_TYPES) do
+    local v = opts[k]
+    local ok = v == nil or type(v) == "string" or ((k == "by" or k == "fields") and is_name_list(v))
+    if k == "fields" and type(v) == "string" then ok = false end
+    if not ok then fail(string.format("%s{}: %s must be %s, not %s", action, k, want, type(v))) end
+  end
+end
+
 local function generate(action, p, opts, stop_probe)
   prepare(p)
   if stop_probe then prepare(stop_probe) end
@@ -369,7 +397,10 @@ Handle.__index = Handle
 
 local function stack_text(h, id, pid, user)
   if id < 0 then return "[no stack]" end
-  return table.concat(user and h.res:user_frames(pid, id) or h.res:kernel_frames(id), "\n\t")
+  local frames = user and h.res:user_frames(pid, id) or h.res:kernel_frames(id)
+  local shown = {}
+  for i, f in ipairs(frames) do shown[i] = BPF.printable(f) end
+  return table.concat(shown, "\n\t")
 end
 
 -- user stacks are resolved while their processes live (bpflua/stacks.lua)
@@ -392,6 +423,7 @@ local function key_text(h, k)
     elseif f.kind == "ustack" then
       v = "\n\t" .. stack_text(h, v, k.pid, true) .. "\n"
     end
+    if type(v) == "string" and f.kind ~= "stack" and f.kind ~= "ustack" then v = BPF.printable(v) end
     if not f.hidden then parts[#parts + 1] = tostring(v) end
   end
   return table.concat(parts, ", ")
@@ -468,11 +500,15 @@ Handle.__gc = Handle.stop
 
 -- Prints a trace event as one line.
 local function trace_line(h, e)
-  local parts = { string.format("%-16s %-7d", e.comm, e.pid) }
+  local parts = { string.format("%-16s %-7d", BPF.printable(e.comm), e.pid) }
   for i = 3, #h.fields do
     local f = h.fields[i]
     local v = e[f.c]
-    if f.kind == "stack" or f.kind == "ustack" then v = stack_text(h, v, e.pid, f.kind == "ustack") end
+    if f.kind == "stack" or f.kind == "ustack" then
+      v = stack_text(h, v, e.pid, f.kind == "ustack")
+    elseif type(v) == "string" then
+      v = BPF.printable(v)
+    end
     parts[#parts + 1] = string.format("%s=%s", f.c, tostring(v))
   end
   return table.concat(parts, " ")
@@ -481,6 +517,7 @@ end
 local function new(action, opts)
   if type(opts) == "string" then opts = { opts } end
   if type(opts) ~= "table" then fail(action .. "{} takes a table: " .. action .. "{ \"t:CAT:NAME\", ... }") end
+  check_options(action, opts)
   local p = M.parse_probe(opts[1] or opts.probe)
   local stop_probe = opts.to and M.parse_probe(opts.to)
   local text, fn, keys, fields, start_fn = generate(action, p, opts, stop_probe)
@@ -491,6 +528,7 @@ local function new(action, opts)
     end
   end
   local b = BPF{ text = text, cflags = cflags }
+  b:get_table("bl_self"):set(0, BPF.getpid())
   -- a failed attach must not leave the object's other probes attached
   local ok, err = pcall(function()
     if stop_probe then attach(b, stop_probe, fn) end
@@ -550,11 +588,15 @@ end
 -- Ctrl-C ended it.
 function M.wait(seconds)
   local deadline = seconds and BPF.monotonic() + seconds
-  local resolved = BPF.monotonic()
+  local resolved, said = BPF.monotonic(), BPF.monotonic()
   while true do
     if BPF.monotonic() - resolved >= 0.5 then
       for _, h in ipairs(M.active) do resolve_stacks(h) end
       resolved = BPF.monotonic()
+    end
+    if BPF.monotonic() - said >= 1 then
+      report_losses(false)
+      said = BPF.monotonic()
     end
     local step = 0.1
     if deadline then
@@ -574,11 +616,27 @@ function M.wait(seconds)
   end
 end
 
+-- Events a trace{} could not deliver are said, never silently dropped: on
+-- stderr as they grow (every second at most) and at the end.
+local function report_losses(final)
+  for _, h in ipairs(M.active) do
+    if h.reader then
+      local lost = h.reader:lost()
+      if lost > (h.lost_said or 0) or (final and lost > 0) then
+        io.stderr:write(string.format("bpflua: %s%s: %d events lost%s (the buffer was full), %d delivered\n",
+          final and "" or "warning: ", h.probe, lost, final and "" or " so far", h.count))
+        h.lost_said = lost
+      end
+    end
+  end
+end
+
 -- What -e prints at the end, as bpftrace prints its maps.
 function M.print_all()
   for _, h in ipairs(M.active) do
     if h.action ~= "trace" then print(tostring(h)) end
   end
+  report_losses(true)
 end
 
 -- The names one-liners and the REPL put in a script's environment.

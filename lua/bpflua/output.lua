@@ -5,43 +5,43 @@ local M = {}
 M.__index = M
 
 -- opts: format = "text" | "json", path = file or nil (stdout).
--- A file is written under a temporary name and renamed on close, so an
--- interrupted run never leaves a half-written file behind.
+-- A file goes through BPF.open_output (lua/outfile.c): a regular file is
+-- replaced whole on success and left untouched on failure, a device or pipe
+-- is written through, a directory is refused before anything runs.
 function M.new(opts)
   local self = setmetatable({ format = opts.format or "text", path = opts.path }, M)
   if self.path then
-    self.tmp = self.path .. ".tmp." .. tostring(os.time()) .. "." .. tostring(math.random(1 << 30))
-    local f, err = io.open(self.tmp, "w")
-    if not f then error({ plain = "cannot write " .. self.path .. ": " .. err }) end
-    self.f = f
+    self.f = BPF.open_output(self.path)
   else
     self.f = io.stdout
   end
   return self
 end
 
+local function stdout_failed(err)
+  error({ plain = "cannot write to standard output: " .. tostring(err) })
+end
+
 function M:write(s)
-  self.f:write(s)
+  if self.path then return self.f:write(s) end
+  local ok, err = self.f:write(s)
+  if not ok then stdout_failed(err) end
 end
 
 function M:flush()
-  self.f:flush()
+  if self.path then return end
+  local ok, err = self.f:flush()
+  if not ok then stdout_failed(err) end
 end
 
--- Commit (ok) or discard the output file.
+-- Commit (ok) or discard the output file; raises if what was written did
+-- not all arrive.
 function M:close(ok)
-  if not self.tmp then
-    self.f:flush()
+  if not self.path then
+    if ok then self:flush() end
     return
   end
-  self.f:close()
-  if ok then
-    local renamed, err = os.rename(self.tmp, self.path)
-    if not renamed then error({ plain = "cannot write " .. self.path .. ": " .. err }) end
-  else
-    os.remove(self.tmp)
-  end
-  self.tmp = nil
+  self.f:close(ok)
 end
 
 -- Progress and notices: stderr, so stdout stays parseable.
@@ -61,7 +61,7 @@ function M:record(row, cols)
   local parts = {}
   for i, c in ipairs(cols) do
     local v = row[c[1]]
-    if v == nil then v = "-" end
+    if v == nil then v = "-" elseif type(v) == "string" then v = BPF.printable(v) end
     local ok, s = pcall(string.format, c[3] or "%s", v)
     parts[i] = ok and s or tostring(v)
   end

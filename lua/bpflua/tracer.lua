@@ -8,7 +8,7 @@ local M = {}
 
 -- Options every tracer gets.
 local COMMON = {
-  { "p", "pid", type = "int", help = "trace only this process id" },
+  { "p", "pid", type = "int", min = 1, max = 4194304, help = "trace only this process id (the trace ends when it exits)" },
   { "d", "duration", type = "number", help = "stop after SECONDS (default: until Ctrl-C)" },
   { "i", "interval", type = "number", help = "print a report every SECONDS" },
   { nil, "format", type = "choice", choices = { "text", "json" }, default = "text",
@@ -89,14 +89,24 @@ function M.usage(decl)
 end
 
 local function usage_error(decl, msg)
-  error({ plain = string.format("%s: %s\n(bpflua run %s --help lists the options)", decl.name, msg, decl.name) })
+  error({ usage = true,
+          plain = string.format("%s: %s\n(bpflua run %s --help lists the options)", decl.name, msg, decl.name) })
 end
 
 local function convert(decl, a, flag, v)
+  if a.parse then
+    local parsed, err = a.parse(v)
+    if parsed == nil then usage_error(decl, string.format("%s %s, not '%s'", flag, err, v)) end
+    return parsed
+  end
   if a.type == "int" then
     local n = math.tointeger(tonumber(v))
     if not n then usage_error(decl, string.format("%s wants an integer, not '%s'", flag, v)) end
-    if a.min and n < a.min then usage_error(decl, string.format("%s must be at least %d", flag, a.min)) end
+    if (a.min and n < a.min) or (a.max and n > a.max) then
+      usage_error(decl, string.format("%s must be %s, not %d", flag,
+        a.max and string.format("from %d to %d", a.min or math.mininteger, a.max)
+        or string.format("at least %d", a.min), n))
+    end
     return n
   elseif a.type == "number" then
     local n = tonumber(v)
@@ -181,6 +191,7 @@ function M.parse(decl, argv)
   end
   if opts.command and opts.command_argv then usage_error(decl, "give either -c COMMAND or -- COMMAND, not both") end
   if opts.pid and (opts.command or opts.command_argv) then usage_error(decl, "-p and -c exclude each other") end
+  if opts.pid and not M.alive(opts.pid) then usage_error(decl, string.format("-p %d: no such process", opts.pid)) end
   if opts.command or opts.command_argv then
     opts.command_argv = command_argv(opts)
     if #opts.command_argv == 0 then usage_error(decl, "-- needs a command after it") end
@@ -193,6 +204,16 @@ function M.parse(decl, argv)
     if err then usage_error(decl, err) end
   end
   return opts
+end
+
+-- A process that exited (or is a zombie) ends a -p trace, as strace's does.
+function M.alive(pid)
+  local f = io.open("/proc/" .. pid .. "/stat", "r")
+  if not f then return false end
+  local stat = f:read("a") or ""
+  f:close()
+  local state = stat:match("%) (%a)")
+  return state ~= nil and state ~= "Z" and state ~= "X"
 end
 
 local function timestamp()
@@ -265,6 +286,9 @@ function M.run(decl, opts)
           exit_code = code
           break
         end
+      elseif opts.pid and not M.alive(opts.pid) then
+        opts.out:note(string.format("%s: process %d exited", decl.name, opts.pid))
+        break
       end
       now = BPF.monotonic()
       status:show(st, now - start)
@@ -283,6 +307,9 @@ function M.run(decl, opts)
       decl.report(st, opts, true)
     end
     if decl.finish then decl.finish(st, opts) end
+    -- SIGHUP/SIGPIPE: nobody is left to read the report (signals.c)
+    local sig = BPF.aborted()
+    if sig then error({ plain = "stopped by " .. sig .. "; nothing is left to read the report" }) end
   end)
   if child then child:kill() end
   opts.out:close(ok)

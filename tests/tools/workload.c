@@ -15,6 +15,10 @@
  *   workload burn SECONDS [GATE] spins in bl_burn_cpu() for SECONDS, then
  *                               stays alive until GATE exists, so that its
  *                               stacks can still be symbolized
+ *   workload named HEX N SECONDS  renames itself to the bytes HEX (escape
+ *                               sequences, newlines, invalid UTF-8: what a
+ *                               hostile process may call itself), makes N
+ *                               getppid() calls, spins SECONDS, lingers 1 s
  *
  * Prints its pid first, so a test can filter on it. */
 #include <fcntl.h>
@@ -22,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -159,6 +164,22 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		if (argc > 3)
 			wait_for(argv[3]);
+	} else if (!strcmp(argv[1], "named") && argc > 4) {
+		char name[16] = { 0 };
+		long n = atol(argv[3]);
+		struct timespec s = { 1, 0 };
+
+		size_t hexlen = strlen(argv[2]);
+
+		for (size_t i = 0; i < 15 && 2 * i + 1 < hexlen; i++)
+			if (sscanf(argv[2] + 2 * i, "%2hhx", (unsigned char *)&name[i]) != 1)
+				return 2;
+		if (prctl(PR_SET_NAME, name))
+			return 1;
+		for (long i = 0; i < n; i++)
+			syscall(SYS_getppid);
+		bl_burn_cpu(atof(argv[4]));
+		nanosleep(&s, NULL);
 	} else {
 		fprintf(stderr, "unknown workload %s\n", argv[1]);
 		return 2;
