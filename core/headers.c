@@ -273,10 +273,12 @@ static int check_tree(const char *path, const char *stamp)
 static char private_dir[PATH_MAX];
 static pid_t private_owner;
 
-static void remove_private(void)
+void bl_headers_cleanup(void)
 {
-	if (private_dir[0] && getpid() == private_owner)
+	if (private_dir[0] && getpid() == private_owner) {
 		remove_tree(private_dir);
+		private_dir[0] = '\0';
+	}
 }
 
 static int private_trees(char *out, size_t len)
@@ -284,7 +286,7 @@ static int private_trees(char *out, size_t len)
 	const char *tmp = getenv("TMPDIR");
 
 	if (!private_dir[0]) {
-		snprintf(private_dir, sizeof(private_dir), "%s/bpflua-headers-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+		snprintf(private_dir, sizeof(private_dir), "%s/bpflua-run-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 		if (!mkdtemp(private_dir)) {
 			int err = -errno;
 
@@ -293,7 +295,7 @@ static int private_trees(char *out, size_t len)
 					tmp && *tmp ? tmp : "/tmp", strerror(-err));
 		}
 		private_owner = getpid();
-		atexit(remove_private);
+		atexit(bl_headers_cleanup);
 	}
 	snprintf(out, len, "%s", private_dir);
 	return 0;

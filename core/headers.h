@@ -47,6 +47,10 @@ int bl_headers_find(const struct bl_headers_opts *opts, struct bl_headers *out);
  * an exact match. Returns NULL (with bl_last_error) when there is none. */
 const struct bl_headers *bl_headers_host(void);
 
+/* Removes this run's private tree directory, if it made one (also at exit(),
+ * but bpflua leaves through _exit). */
+void bl_headers_cleanup(void);
+
 /* Why the running kernel's own trees were rejected, for doctor; "" if not. */
 const char *bl_headers_rejected(void);
 

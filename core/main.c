@@ -16,6 +16,7 @@
 #include "cache.h"
 #include "repl.h"
 #include "error.h"
+#include "headers.h"
 #include "paths.h"
 
 #ifdef BPFLUA_SANITIZE
@@ -249,6 +250,7 @@ out:
 	bl_detach_deferred = rc == 0;
 	lua_close(L);
 	bl_detach_finish();
+	bl_headers_cleanup();
 	fflush(NULL);
 #ifdef BPFLUA_SANITIZE
 	__lsan_do_leak_check();
