@@ -329,8 +329,12 @@ int bl_cache_list(void (*fn)(const struct bl_cache_entry *e, void *arg), void *a
 
 	if (err == -ENOENT)
 		return 0;
-	if (err)
-		return bl_error(err, "cannot use the program cache: %s", bl_last_error());
+	if (err) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", bl_last_error());
+		return bl_error(err, "cannot use the program cache: %s", why);
+	}
 	d = opendir(dir);
 	if (!d)
 		return bl_error(-errno, "cannot read the program cache %s: %s", dir, strerror(errno));
