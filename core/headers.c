@@ -227,7 +227,7 @@ static int check_entry(const char *p, const struct stat *st, int type, struct FT
 	else if (type != FTW_SL && (st->st_mode & (S_IWGRP | S_IWOTH)))
 		snprintf(walk_bad, sizeof(walk_bad), "%s is writable by %s", p,
 			 st->st_mode & S_IWOTH ? "everyone" : "its group");
-	else if (type != FTW_SL && type != FTW_D && type != FTW_F)
+	else if (!S_ISLNK(st->st_mode) && !S_ISDIR(st->st_mode) && !S_ISREG(st->st_mode))
 		snprintf(walk_bad, sizeof(walk_bad), "%s is not a file, directory or link", p);
 	else
 		return 0;
