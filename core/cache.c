@@ -239,14 +239,17 @@ int bl_cache_get(const char *key, struct bl_object **out)
 		err = refuse(path, -EPERM, st.st_uid != geteuid() ? "owned by another user" : "writable by others");
 		goto out;
 	}
-	if (st.st_size >= (off_t)sizeof(hd) && pread(fd, &hd, sizeof(hd), 0) == (ssize_t)sizeof(hd) &&
-	    !memcmp(hd.magic, ENTRY_MAGIC, 8) && hd.version != ENTRY_VERSION) {
+	if (st.st_size < (off_t)sizeof(hd) || pread(fd, &hd, sizeof(hd), 0) != (ssize_t)sizeof(hd) ||
+	    memcmp(hd.magic, ENTRY_MAGIC, 8)) {
+		err = refuse(path, -EBADMSG, "truncated or not a cache entry");
+		goto out;
+	}
+	if (hd.version != ENTRY_VERSION) {
 		unlink(path); /* another bpflua's format: a miss, not an alarm */
 		err = -ENOENT;
 		goto out;
 	}
-	if (st.st_size < (off_t)sizeof(hd) || pread(fd, &hd, sizeof(hd), 0) != (ssize_t)sizeof(hd) ||
-	    memcmp(hd.magic, ENTRY_MAGIC, 8) || hd.len != (uint64_t)st.st_size - sizeof(hd)) {
+	if (hd.len != (uint64_t)st.st_size - sizeof(hd)) {
 		err = refuse(path, -EBADMSG, "truncated or not a cache entry");
 		goto out;
 	}

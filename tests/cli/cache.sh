@@ -64,6 +64,12 @@ xxd -r -p <<<"$e1" | dd of="$BPFLUA_CACHE_DIR/programs/$e1" bs=1 seek=56 conv=no
 out=$(probe); expect "$out" "count 4321" "entry with a rewritten key: count"
 checks=$((checks + 1)); grep -q "$e1 refused (checksum mismatch)" "$tmp/err" || { echo "FAIL: rewritten key not refused"; cat "$tmp/err"; exit 1; }
 
+# an entry of another format version is a quiet miss, then replaced
+e=$(ls -t "$BPFLUA_CACHE_DIR/programs/" | head -1)
+printf '\x01' | dd of="$BPFLUA_CACHE_DIR/programs/$e" bs=1 seek=8 conv=notrunc status=none
+out=$(probe); expect "$out" "count 4321" "old format: count"; expect "$out" "misses 1" "old format: recompiled"
+checks=$((checks + 1)); ! grep -q "refused" "$tmp/err" || { echo "FAIL: old format entry alarmed"; cat "$tmp/err"; exit 1; }
+
 # a cache directory others may write to is not used at all
 chmod 777 "$BPFLUA_CACHE_DIR/programs"
 out=$(probe); expect "$out" "hits 0" "writable dir: no hit"
