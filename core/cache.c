@@ -23,14 +23,14 @@
 #endif
 
 #define ENTRY_MAGIC "BPFLUAC\n"
-#define ENTRY_VERSION 1
+#define ENTRY_VERSION 2
 
 struct entry_header {
 	char magic[8];
 	uint32_t version;
 	uint32_t reserved;
 	uint64_t len;                         /* payload bytes */
-	uint8_t sum[SHA256_DIGEST_SIZE];      /* of the payload */
+	uint8_t sum[SHA256_DIGEST_SIZE];      /* of version, len, key and payload */
 	uint8_t key[SHA256_DIGEST_SIZE];      /* the key it was stored under */
 };
 
@@ -119,7 +119,9 @@ int bl_cache_key(const struct bl_compile_opts *co, const struct bl_headers *h, c
 		hash_str(&c, "build", u.version);
 		hash_str(&c, "machine", u.machine);
 	}
-	hash_str(&c, "headers", h ? h->path : NULL);
+	/* what the tree was made from, not where it lies: a tree built in a
+	 * private directory compiles the same as its cached twin */
+	hash_str(&c, "headers", h ? h->id : NULL);
 	hash_str(&c, "headers-version", h ? h->version : NULL);
 	hash_str(&c, "headers-source", h ? h->source : NULL);
 	hash_tracepoints(&c, co->text);
@@ -147,35 +149,52 @@ static int safe_mode(const struct stat *st)
 	return st->st_uid == geteuid() && !(st->st_mode & (S_IWGRP | S_IWOTH));
 }
 
-const char *bl_cache_programs_dir(void)
+/* sum = sha256(version, len, key, payload): an entry's header cannot be
+ * edited to pass for another key, length or format. */
+static void entry_sum(const struct entry_header *hd, const unsigned char *payload, uint8_t out[SHA256_DIGEST_SIZE])
+{
+	struct sha256_ctx c;
+
+	sha256_init(&c);
+	sha256_update(&c, sizeof(hd->version), (const uint8_t *)&hd->version);
+	sha256_update(&c, sizeof(hd->len), (const uint8_t *)&hd->len);
+	sha256_update(&c, sizeof(hd->key), hd->key);
+	sha256_update(&c, hd->len, payload);
+	sha256_digest(&c, SHA256_DIGEST_SIZE, out);
+}
+
+const char *bl_cache_programs_path(void)
 {
 	static char dir[PATH_MAX];
+
+	if (!dir[0])
+		snprintf(dir, sizeof(dir), "%s/programs", bl_cache_dir());
+	return dir;
+}
+
+/* The cache directory and programs/ in it, both private (bl_private_dir);
+ * made when create is set. */
+static int programs_dir(int create)
+{
+	const char *dir = bl_cache_programs_path();
+	int err = bl_private_dir(bl_cache_dir(), create);
+
+	return err ? err : bl_private_dir(dir, create);
+}
+
+const char *bl_cache_programs_dir(void)
+{
 	static int state; /* 0 unchecked, 1 good, -1 refused */
-	struct stat st;
-	int err;
 
 	if (state)
-		return state > 0 ? dir : NULL;
+		return state > 0 ? bl_cache_programs_path() : NULL;
 	state = -1;
-	snprintf(dir, sizeof(dir), "%s/programs", bl_cache_dir());
-	err = bl_mkdir_p(dir, 0700);
-	if (err) {
-		bl_warn("the program cache is off: cannot create %s: %s", dir, strerror(-err));
-		return NULL;
-	}
-	if (lstat(dir, &st) || !S_ISDIR(st.st_mode)) {
-		bl_warn("the program cache is off: %s is not a directory", dir);
-		return NULL;
-	}
-	if (!safe_mode(&st)) {
-		bl_warn("the program cache is off: %s is %s (it must be owned by uid %d "
-			"and writable by nobody else; fix it with: chown %d %s && chmod 700 %s)",
-			dir, st.st_uid != geteuid() ? "owned by someone else" : "writable by others",
-			(int)geteuid(), (int)geteuid(), dir, dir);
+	if (programs_dir(1)) {
+		bl_warn("the program cache is off: %s", bl_last_error());
 		return NULL;
 	}
 	state = 1;
-	return dir;
+	return bl_cache_programs_path();
 }
 
 static int entry_path(const char *key, char *path, size_t len)
@@ -201,7 +220,6 @@ int bl_cache_get(const char *key, struct bl_object **out)
 	char path[PATH_MAX];
 	struct entry_header hd;
 	struct stat st;
-	struct sha256_ctx c;
 	uint8_t sum[SHA256_DIGEST_SIZE], want_key[SHA256_DIGEST_SIZE];
 	unsigned char *buf = NULL;
 	int fd, err;
@@ -222,8 +240,16 @@ int bl_cache_get(const char *key, struct bl_object **out)
 		goto out;
 	}
 	if (st.st_size < (off_t)sizeof(hd) || pread(fd, &hd, sizeof(hd), 0) != (ssize_t)sizeof(hd) ||
-	    memcmp(hd.magic, ENTRY_MAGIC, 8) || hd.version != ENTRY_VERSION ||
-	    hd.len != (uint64_t)st.st_size - sizeof(hd)) {
+	    memcmp(hd.magic, ENTRY_MAGIC, 8)) {
+		err = refuse(path, -EBADMSG, "truncated or not a cache entry");
+		goto out;
+	}
+	if (hd.version != ENTRY_VERSION) {
+		unlink(path); /* another bpflua's format: a miss, not an alarm */
+		err = -ENOENT;
+		goto out;
+	}
+	if (hd.len != (uint64_t)st.st_size - sizeof(hd)) {
 		err = refuse(path, -EBADMSG, "truncated or not a cache entry");
 		goto out;
 	}
@@ -237,9 +263,7 @@ int bl_cache_get(const char *key, struct bl_object **out)
 		err = refuse(path, -EIO, "cannot read it");
 		goto out;
 	}
-	sha256_init(&c);
-	sha256_update(&c, hd.len, buf);
-	sha256_digest(&c, sizeof(sum), sum);
+	entry_sum(&hd, buf, sum);
 	if (memcmp(sum, hd.sum, sizeof(sum))) {
 		err = refuse(path, -EBADMSG, "checksum mismatch");
 		goto out;
@@ -259,7 +283,6 @@ int bl_cache_put(const char *key, const struct bl_object *obj)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 32];
 	struct entry_header hd = { 0 };
-	struct sha256_ctx c;
 	unsigned char *buf = NULL;
 	size_t len = 0;
 	int fd, err;
@@ -273,10 +296,8 @@ int bl_cache_put(const char *key, const struct bl_object *obj)
 	memcpy(hd.magic, ENTRY_MAGIC, 8);
 	hd.version = ENTRY_VERSION;
 	hd.len = len;
-	sha256_init(&c);
-	sha256_update(&c, len, buf);
-	sha256_digest(&c, sizeof(hd.sum), hd.sum);
 	unhex(key, hd.key);
+	entry_sum(&hd, buf, hd.sum);
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -301,18 +322,25 @@ out:
 	return err;
 }
 
+/* Lists without making anything: a missing cache is an empty one. */
 int bl_cache_list(void (*fn)(const struct bl_cache_entry *e, void *arg), void *arg)
 {
-	const char *dir = bl_cache_programs_dir();
+	const char *dir = bl_cache_programs_path();
 	struct dirent *de;
 	DIR *d;
-	int n = 0;
+	int n = 0, err = programs_dir(0);
 
-	if (!dir)
-		return -EACCES;
+	if (err == -ENOENT)
+		return 0;
+	if (err) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", bl_last_error());
+		return bl_error(err, "cannot use the program cache: %s", why);
+	}
 	d = opendir(dir);
 	if (!d)
-		return -errno;
+		return bl_error(-errno, "cannot read the program cache %s: %s", dir, strerror(errno));
 	while ((de = readdir(d))) {
 		struct bl_cache_entry e = { 0 };
 		struct stat st;
@@ -336,7 +364,7 @@ static void remove_entry(const struct bl_cache_entry *e, void *arg)
 {
 	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s/%s", bl_cache_programs_dir(), e->key);
+	snprintf(path, sizeof(path), "%s/%s", bl_cache_programs_path(), e->key);
 	if (!unlink(path))
 		(*(int *)arg)++;
 }

@@ -1,11 +1,12 @@
 /* The compiled-program cache: what libbcc compiled once loads again without
  * libbcc or LLVM. Entries live in CACHE_DIR/programs, one file per key.
  *
- * What is in it is loaded into the kernel as root, so: the directory is the
- * effective user's, mode 0700, and refused if anyone else may write to it;
- * an entry is refused unless it is a regular file of ours that nobody else
- * may write, and its checksum and key match. A refused entry is removed and
- * the program recompiled. */
+ * What is in it is loaded into the kernel as root, so: the cache directory
+ * and programs/ are the effective user's, and refused if anyone else may
+ * write to them or could replace them (bl_private_dir); an entry is refused
+ * unless it is a regular file of ours that nobody else may write, and its
+ * checksum, which covers its key, matches. A refused entry is removed and the
+ * program recompiled. */
 #ifndef BPFLUA_CACHE_H
 #define BPFLUA_CACHE_H
 
@@ -30,8 +31,12 @@ int bl_cache_get(const char *key, struct bl_object **out);
 /* Stores under a temporary name and renames: a reader never sees half. */
 int bl_cache_put(const char *key, const struct bl_object *obj);
 
-/* The programs directory, created 0700 and checked; NULL when refused. */
+/* The programs directory, created 0700 and checked with the cache directory
+ * (bl_private_dir); NULL, with a warning saying why, when refused. */
 const char *bl_cache_programs_dir(void);
+
+/* Where the programs directory is, made and checked or not. */
+const char *bl_cache_programs_path(void);
 
 struct bl_cache_entry {
 	char key[BL_CACHE_KEY_HEX];

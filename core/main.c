@@ -16,6 +16,7 @@
 #include "cache.h"
 #include "repl.h"
 #include "error.h"
+#include "headers.h"
 #include "paths.h"
 
 #ifdef BPFLUA_SANITIZE
@@ -283,6 +284,7 @@ out:
 	bl_detach_deferred = rc == 0;
 	lua_close(L);
 	bl_detach_finish();
+	bl_headers_cleanup();
 	rc = check_stdout(rc);
 	if (bl_signals_aborted()) /* even where a script caught the error */
 		rc = 128 + bl_signals_aborted();

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "error.h"
+
 #ifndef BPFLUA_DATA_DIR
 #error "BPFLUA_DATA_DIR must name the directory holding lua/, probes/ and scripts/"
 #endif
@@ -42,13 +44,68 @@ int bl_mkdir_p(const char *path, mode_t mode)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(buf, 0755) && errno != EEXIST)
+		if (mkdir(buf, 0755) == 0)
+			chmod(buf, 0755);
+		else if (errno != EEXIST)
 			return -errno;
 		*p = '/';
 	}
-	if (mkdir(buf, mode) && errno != EEXIST)
+	if (mkdir(buf, mode) == 0)
+		chmod(buf, mode);
+	else if (errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+/* Every directory above path: only root or we may change it, unless sticky. */
+static int check_ancestors(const char *path)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	while ((slash = strrchr(buf, '/')) != NULL) {
+		const char *p = slash == buf ? "/" : buf;
+
+		slash[slash == buf] = '\0';
+		if (lstat(p, &st))
+			return bl_error(-errno, "cannot check %s, above %s: %s", p, path, strerror(errno));
+		if (S_ISLNK(st.st_mode))
+			continue; /* its target's chain is checked through realpath */
+		if (st.st_uid != 0 && st.st_uid != geteuid())
+			return bl_error(-EPERM, "%s, above %s, is owned by uid %u, who could replace what is below it",
+					p, path, (unsigned)st.st_uid);
+		if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+			return bl_error(-EPERM, "%s, above %s, is writable by %s, who could replace what is below it",
+					p, path, st.st_mode & S_IWOTH ? "everyone" : "its group");
+		if (slash == buf)
+			break;
+	}
+	return 0;
+}
+
+int bl_private_dir(const char *dir, int create)
+{
+	char real[PATH_MAX];
+	struct stat st;
+	int err;
+
+	if (create && (err = bl_mkdir_p(dir, 0700)))
+		return bl_error(err, "cannot create %s: %s", dir, strerror(-err));
+	if (!realpath(dir, real) || stat(real, &st))
+		return bl_error(-errno, "cannot use %s: %s", dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return bl_error(-ENOTDIR, "%s is not a directory", dir);
+	if (st.st_uid != geteuid())
+		return bl_error(-EPERM, "%s is owned by uid %u, not by uid %u that runs bpflua (remove it, or set "
+					"BPFLUA_CACHE_DIR to a directory of your own)",
+				dir, (unsigned)st.st_uid, (unsigned)geteuid());
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return bl_error(-EPERM, "%s is writable by %s (fix it with: chmod go-w %s)", dir,
+				st.st_mode & S_IWOTH ? "everyone" : "its group", dir);
+	err = dir[0] == '/' ? check_ancestors(dir) : 0;
+	return err ? err : check_ancestors(real);
 }
 
 static const char *data_subdir(char *buf, size_t len, const char *sub)

@@ -467,7 +467,7 @@ static int l_cache_list(lua_State *L)
 	n = bl_cache_list(push_entry, L);
 	if (n < 0)
 		return raise_core(L, NULL);
-	lua_pushstring(L, bl_cache_programs_dir());
+	lua_pushstring(L, bl_cache_programs_path());
 	return 2;
 }
 
@@ -744,6 +744,8 @@ static int l_features(lua_State *L)
 		lua_pushstring(L, bl_last_error());
 		lua_setfield(L, -2, "headers_error");
 	}
+	lua_pushstring(L, bl_headers_rejected());
+	lua_setfield(L, -2, "headers_rejected");
 	return 1;
 }
 

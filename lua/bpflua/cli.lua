@@ -30,10 +30,17 @@ local function list()
   return 0
 end
 
+-- A cache that cannot be used is the user's situation, not a bug: no traceback.
+local function plain(f)
+  local ok, a, b = pcall(f)
+  if not ok then error({ plain = (tostring(a):gsub("^[^:]*:%d+: ", "")) }) end
+  return a, b
+end
+
 local function cache(argv)
   local what = argv[2]
   if what == "list" then
-    local entries, dir = BPF.cache_list()
+    local entries, dir = plain(BPF.cache_list)
     table.sort(entries, function(a, b) return a.mtime > b.mtime end)
     local total = 0
     for _, e in ipairs(entries) do
@@ -43,7 +50,7 @@ local function cache(argv)
     print(string.format("%d compiled programs, %d bytes, in %s", #entries, total, dir))
     return 0
   elseif what == "clear" then
-    print(string.format("removed %d compiled programs", BPF.cache_clear()))
+    print(string.format("removed %d compiled programs", plain(BPF.cache_clear)))
     return 0
   end
   error({ usage = true, plain = "usage: bpflua cache list|clear" })

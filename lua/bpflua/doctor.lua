@@ -5,6 +5,7 @@ local M = {}
 
 local function checks(f)
   local h = f.headers
+  local rejected = f.headers_rejected ~= "" and f.headers_rejected or nil
   local privileged = f.is_root or (f.cap_bpf and f.cap_perfmon)
   local list = {
     { name = "privileges", ok = privileged,
@@ -18,10 +19,13 @@ local function checks(f)
     { name = "headers", ok = h ~= nil,
       detail = h and (h.how == "exact" and ("kernel headers " .. h.version .. " from " .. h.source)
                or string.format("kernel headers %s from %s (%s; the running kernel is %s)", h.version, h.source,
-                  h.how == "nearest" and "a mismatched tree" or h.how, f.release))
+                  h.how == "nearest" and "a mismatched tree" or h.how, f.release)
+                  .. (rejected and ("; its own tree was rejected: " .. rejected) or ""))
                or tostring(f.headers_error),
       warn = h and h.how == "nearest",
-      remedy = "install linux-headers-" .. f.release .. " if your distribution has it, or build with CONFIG_IKHEADERS=m" },
+      -- a tree that is there but broken needs repair, not the package it came from
+      remedy = rejected and "repair the rejected tree (reinstall its package), or set BCC_KERNEL_SOURCE to a complete tree"
+               or ("install linux-headers-" .. f.release .. " if your distribution has it, or build with CONFIG_IKHEADERS=m") },
     { name = "tracefs", ok = f.tracefs ~= "", detail = f.tracefs ~= "" and ("mounted at " .. f.tracefs) or "not mounted",
       remedy = "mount -t tracefs tracefs /sys/kernel/tracing" },
     { name = "tracepoints", ok = f.bpf_syscall and f.tracefs ~= "",

@@ -1,7 +1,11 @@
 #!/bin/bash
 # The compiled-program cache: a hit gives the same result as a miss and
 # never maps LLVM; corrupt, truncated, foreign, wrong-owner and writable
-# entries are refused and recompiled; changed source or cflags miss.
+# entries are refused and recompiled, and so is an entry whose stored key was
+# rewritten to pass for another (the checksum covers the key); changed source
+# or cflags miss. A cache directory that cannot be written is named and the
+# run goes on, and --no-cache needs no cache at all; `cache list` as another
+# user says why it cannot.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
@@ -53,6 +57,18 @@ e5=$(ls "$BPFLUA_CACHE_DIR/programs/" | grep -v "$e1")
 cp "$BPFLUA_CACHE_DIR/programs/$e5" "$BPFLUA_CACHE_DIR/programs/$e1"
 out=$(probe); expect "$out" "count 4321" "foreign entry: count"
 checks=$((checks + 1)); grep -q "stored under another key" "$tmp/err" || { echo "FAIL: foreign entry used"; exit 1; }
+# ... and with its header's key rewritten to the name it was copied to
+e1=$(ls -t "$BPFLUA_CACHE_DIR/programs/" | grep -v "$e5" | head -1)
+cp "$BPFLUA_CACHE_DIR/programs/$e5" "$BPFLUA_CACHE_DIR/programs/$e1"
+xxd -r -p <<<"$e1" | dd of="$BPFLUA_CACHE_DIR/programs/$e1" bs=1 seek=56 conv=notrunc status=none
+out=$(probe); expect "$out" "count 4321" "entry with a rewritten key: count"
+checks=$((checks + 1)); grep -q "$e1 refused (checksum mismatch)" "$tmp/err" || { echo "FAIL: rewritten key not refused"; cat "$tmp/err"; exit 1; }
+
+# an entry of another format version is a quiet miss, then replaced
+e=$(ls -t "$BPFLUA_CACHE_DIR/programs/" | head -1)
+printf '\x01' | dd of="$BPFLUA_CACHE_DIR/programs/$e" bs=1 seek=8 conv=notrunc status=none
+out=$(probe); expect "$out" "count 4321" "old format: count"; expect "$out" "misses 1" "old format: recompiled"
+checks=$((checks + 1)); ! grep -q "refused" "$tmp/err" || { echo "FAIL: old format entry alarmed"; cat "$tmp/err"; exit 1; }
 
 # a cache directory others may write to is not used at all
 chmod 777 "$BPFLUA_CACHE_DIR/programs"
@@ -65,4 +81,41 @@ out=$("$BPFLUA" --no-cache "$here/cache_probe.lua" 2>/dev/null); expect "$out" "
 "$BPFLUA" cache list | tail -1 | grep -q "compiled programs" || { echo "FAIL: cache list"; exit 1; }
 "$BPFLUA" cache clear | grep -q "removed" || { echo "FAIL: cache clear"; exit 1; }
 [ -z "$(ls "$BPFLUA_CACHE_DIR/programs")" ] || { echo "FAIL: cache clear left entries"; exit 1; }
+
+# `cache list` as another user: why, and where
+chmod 755 "$tmp"
+checks=$((checks + 1))
+if setpriv --reuid=nobody --regid=nogroup --clear-groups "$BPFLUA" cache list >"$tmp/out" 2>"$tmp/err"; then
+	echo "FAIL: cache list of root's cache as nobody succeeded"; cat "$tmp/out"; exit 1
+fi
+grep -q "^bpflua: cannot use the program cache: $BPFLUA_CACHE_DIR is owned by uid 0, not by uid $(id -u nobody)" "$tmp/err" ||
+	{ echo "FAIL: cache list as nobody:"; cat "$tmp/err"; exit 1; }
+checks=$((checks + 1))
+out=$(BPFLUA_CACHE_DIR="$tmp/nobody-cache" setpriv --reuid=nobody --regid=nogroup --clear-groups "$BPFLUA" cache list 2>&1) &&
+	[ "$out" = "0 compiled programs, 0 bytes, in $tmp/nobody-cache/programs" ] ||
+	{ echo "FAIL: cache list of a missing cache as nobody: $out"; exit 1; }
+[ ! -e "$tmp/nobody-cache" ] || { echo "FAIL: cache list made a cache"; exit 1; }
+
+# a cache directory on a read-only file system: named, and the run goes on;
+# with --no-cache, nothing is asked of it (a private mount namespace keeps the
+# read-only mount from the host)
+mkdir "$tmp/ro"
+unshare -m --propagation unchanged bash -c '
+	set -euo pipefail
+	top=$(findmnt -no TARGET -T "$1")
+	[ "$(findmnt -no PROPAGATION "$top")" = private ] || mount --make-rprivate "$top"
+	mount -t tmpfs -o ro none "$1"
+	export BPFLUA_CACHE_DIR="$1/cache" TMPDIR="$2"
+	"$BPFLUA" "$3" >"$4/ro.out" 2>"$4/ro.err"
+	"$BPFLUA" --no-cache "$3" >"$4/nc.out" 2>"$4/nc.err"
+' bash "$tmp/ro" "$tmp" "$here/cache_probe.lua" "$tmp" || { echo "FAIL: read-only cache dir"; cat "$tmp"/ro.* "$tmp"/nc.* 2>/dev/null; exit 1; }
+expect "$(cat "$tmp/ro.out")" "count 4321" "read-only cache dir: count"
+checks=$((checks + 1))
+grep -q "the program cache is off: cannot create $tmp/ro/cache: Read-only file system" "$tmp/ro.err" &&
+	grep -q "not using the kernel header cache: cannot create $tmp/ro/cache: Read-only file system" "$tmp/ro.err" ||
+	{ echo "FAIL: read-only cache dir not named:"; cat "$tmp/ro.err"; exit 1; }
+expect "$(cat "$tmp/nc.out")" "count 4321" "--no-cache, read-only cache dir: count"
+checks=$((checks + 1))
+! grep -q "cache" "$tmp/nc.err" || { echo "FAIL: --no-cache still asks for a cache:"; cat "$tmp/nc.err"; exit 1; }
+[ -z "$(ls -A "$tmp" | grep '^bpflua-run-')" ] || { echo "FAIL: private header trees left in $tmp"; exit 1; }
 echo "cache: $((checks + 4)) checks passed"
