@@ -21,6 +21,7 @@ M.LIMITS = {
   header_list = 65536,  -- a decoded header list (name + value + 32 per field), past it cut
   table_size = 65536,   -- HPACK dynamic table, whatever a SETTINGS frame asks for
   settings = 36 * 6,    -- bytes of a SETTINGS frame read (36 settings); the rest is skipped
+  field = 1024,         -- bytes of a method or path kept with a request
   connections = 16384,  -- connections the tracer follows at once
 }
 
@@ -106,7 +107,8 @@ function Conn:http1_message(e, data, pos, out)
       table.remove(self.queue, 1)
       self.stats.evicted_requests = self.stats.evicted_requests + 1
     end
-    self.queue[#self.queue + 1] = { method = method, path = path, protocol = version, ts = e.ts, dir = e.dir }
+    self.queue[#self.queue + 1] = { method = method:sub(1, M.LIMITS.field), path = path:sub(1, M.LIMITS.field),
+                                    protocol = version, ts = e.ts, dir = e.dir }
   else
     status, p = data:match("^HTTP/1%.%d (%d%d%d)[^\r\n]*\r?\n()", pos)
     if not status then
@@ -223,7 +225,8 @@ function Conn:h2_headers(dir, b, ts, out)
   for _, kv in ipairs(headers) do h[kv[1]] = kv[2] end
   if dir == self.h2.c2s then
     if h[":method"] then
-      self:h2_open_stream(b.stream, { method = h[":method"], path = h[":path"], ts = ts,
+      local path = h[":path"] and h[":path"]:sub(1, M.LIMITS.field)
+      self:h2_open_stream(b.stream, { method = h[":method"]:sub(1, M.LIMITS.field), path = path, ts = ts,
                                       grpc = (h["content-type"] or ""):find("^application/grpc") ~= nil })
     end
   else

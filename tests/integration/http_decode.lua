@@ -26,31 +26,28 @@ end
 -- 1. The issue's 33 bytes: the preface and an empty HEADERS frame with
 -- PADDED set. The frame is counted and skipped; the connection goes on.
 do
-  local stats = http.stats()
-  local c = http.conn(stats)
   local hostile = PREFACE .. frame(1, 0x8, 1, "")
   t.eq(#hostile, 33, "the hostile payload's size")
-  local ok, out = pcall(c.feed, c, ev(SEND, hostile))
+  local c0 = http.conn()
+  local ok, out = pcall(c0.feed, c0, ev(SEND, hostile))
   t.ok(ok, "33 bytes raise no error: " .. tostring(out))
   t.eq(#out, 0, "no record from the hostile frame")
+  local stats = http.stats()
+  local c = http.conn(stats)
+  feed(c, SEND, hostile)
   t.eq(stats.malformed, 1, "the hostile frame is counted")
   t.eq(stats.why["padding past the frame's end"], 1, "and why")
   -- pad length past the payload, and PRIORITY past the payload
   feed(c, SEND, frame(1, 0xc, 3, "\9abc"))
   feed(c, SEND, frame(1, 0x24, 3, "\0\0"))
   t.eq(stats.malformed, 3, "padding and priority past the payload")
-  feed(c, SEND, frame(1, 0x5, 5, "\x82\x86" .. "\x04\6/after"))
-  feed(c, RECV, frame(4, 0, 0, "") .. frame(1, 0x5, 5, "\x88"))
-  local out2 = feed(c, RECV, "")
-  t.eq(#out2, 0, "an empty payload is nothing")
-  t.eq(c.h2.open, 0, "the stream closed")
-  -- the record came with the response frame: run it again to see it
-  local c2 = http.conn(stats)
-  feed(c2, SEND, hostile)
-  feed(c2, SEND, frame(1, 0x5, 1, "\x82\x86\x04\6/after"))
-  local rec = feed(c2, RECV, frame(1, 0x5, 1, "\x88"))
-  t.eq(#rec, 1, "the request after the hostile frame is reported")
+  -- the request that follows on the same connection is read
+  feed(c, SEND, frame(1, 0x5, 5, "\x82\x86\x04\6/after"))
+  local rec = feed(c, RECV, frame(4, 0, 0, "") .. frame(1, 0x5, 5, "\x88"))
+  t.eq(#rec, 1, "the request after the hostile frames is reported")
   t.eq(rec[1].method .. " " .. rec[1].path .. " " .. rec[1].status, "GET /after 200", "its method, path and status")
+  t.eq(c.h2.open, 0, "and its stream closed")
+  t.eq(stats.malformed, 3, "nothing more is malformed")
 end
 
 -- 2. HPACK dynamic table size updates: up to SETTINGS, never above it, and
@@ -105,6 +102,16 @@ do
   for i = 1, n do done = done + #feed(c, RECV, frame(1, 0x5, 2 * i - 1, "\x88")) end
   t.eq(done, http.LIMITS.streams, "the streams kept are answered")
   t.eq(c.h2.open, 0, "and closed")
+  -- a path as long as a header list may be is kept only so far
+  local long = string.rep("/", 60000)
+  local n, len = #long - 127, "\x7f" -- an HPACK integer with a 7-bit prefix
+  while n >= 128 do
+    len, n = len .. string.char(0x80 | (n & 0x7f)), n >> 7
+  end
+  feed(c, SEND, frame(1, 0x5, 1001, "\x82\x86\x04" .. len .. string.char(n) .. long))
+  local r = feed(c, RECV, frame(1, 0x5, 1001, "\x88"))
+  t.eq(#r, 1, "a request with a 60000-byte path")
+  t.eq(#r[1].path, http.LIMITS.field, "its path is cut")
 end
 
 -- 5. A large DATA frame in many payloads: nothing of it is kept, and each
