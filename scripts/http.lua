@@ -118,7 +118,7 @@ return {
     local why = {}
     for reason, n in pairs(s.why) do why[#why + 1] = string.format("%s: %d", reason, n) end
     table.sort(why)
-    opts.out:note(string.format("http: %d malformed payloads skipped%s; evicted: %d requests, %d streams, %d connections",
+    opts.out:note(string.format("http: %d malformed frames or messages skipped%s; evicted: %d requests, %d streams, %d connections",
       s.malformed, #why > 0 and (" (" .. table.concat(why, ", ") .. ")") or "",
       s.evicted_requests, s.evicted_streams, s.evicted_connections))
     if opts.format == "json" then

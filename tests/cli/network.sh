@@ -100,7 +100,7 @@ summary = [r for r in rows if "summary" in r]
 # the 33 bytes once as the client sent them, once as the listener read them
 assert summary == [{"summary": "http", "malformed": 2, "evicted_requests": 0, "evicted_streams": 0,
                     "evicted_connections": 0}], summary
-assert "2 malformed payloads skipped" in open(tmp + "/hostile.err").read()
+assert "2 malformed frames or messages skipped" in open(tmp + "/hostile.err").read()
 print("hostile: 33 bytes counted as malformed twice, the tracer goes on and reports the next request")
 PY
 
