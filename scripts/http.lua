@@ -53,29 +53,21 @@ return {
                          { filter_pid = opts.pid, exclude_pid = BPF.getpid() })
     local tls, why = false, "--no-tls"
     if not opts.no_tls then tls, why = attach_tls(b, opts.pid or -1) end
-    local st = { b = b, conns = {}, nconns = 0, n = 0, stats = http.stats() }
+    local st = { b = b, n = 0, stats = http.stats() }
+    st.conns = http.conns(st.stats)
     opts.out:header(COLS)
     st.reader = events.open(b, "events", function(e)
-      local c = st.conns[e.sk]
       if e.dir == 2 then
-        if c then st.conns[e.sk], st.nconns = nil, st.nconns - 1 end
+        st.conns:close(e.sk)
         return
-      end
-      if not c then
-        if st.nconns >= http.LIMITS.connections then -- closes we never saw: any one goes
-          st.conns[next(st.conns)] = nil
-          st.nconns = st.nconns - 1
-          st.stats.evicted_connections = st.stats.evicted_connections + 1
-        end
-        c = http.conn(st.stats)
-        st.conns[e.sk], st.nconns = c, st.nconns + 1
       end
       -- the decoders are total; should one raise all the same, the payload
       -- is malformed and the connection starts over, the trace goes on
+      local c = st.conns:get(e.sk)
       local ok, rows = pcall(c.feed, c, e)
       if not ok then
         c:bad("decoder error")
-        st.conns[e.sk] = http.conn(st.stats)
+        st.conns:close(e.sk)
         rows = {}
       end
       for _, r in ipairs(rows) do

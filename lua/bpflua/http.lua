@@ -397,6 +397,38 @@ function Conn:h2_feed(dir, data, missing, ts, out)
   if missing > rest and not s.broken then self:h2_break(dir) end
 end
 
+-- The connections of one trace, by socket. Past LIMITS.connections (their
+-- closes were lost), any one goes: all that is known of a connection is
+-- that it is open.
+local Conns = {}
+Conns.__index = Conns
+
+function M.conns(stats)
+  return setmetatable({ by_sk = {}, n = 0, stats = stats or M.stats() }, Conns)
+end
+
+-- The connection of socket sk, new if need be.
+function Conns:get(sk)
+  local c = self.by_sk[sk]
+  if c then return c end
+  if self.n >= M.LIMITS.connections then
+    self.by_sk[next(self.by_sk)] = nil
+    self.n = self.n - 1
+    self.stats.evicted_connections = self.stats.evicted_connections + 1
+  end
+  c = M.conn(self.stats)
+  self.by_sk[sk] = c
+  self.n = self.n + 1
+  return c
+end
+
+function Conns:close(sk)
+  if self.by_sk[sk] then
+    self.by_sk[sk] = nil
+    self.n = self.n - 1
+  end
+end
+
 -- e: { ts, dir, len, caplen, data }. Returns the finished exchanges.
 function Conn:feed(e)
   local out = {}

@@ -190,4 +190,21 @@ do
   feed(c, SEND, "GET \1\2\3\r\n")
   t.eq(stats.malformed, 2, "conflicting lengths and a bad start line are malformed")
 end
+-- 8. Connections whose close was never seen: past LIMITS.connections,
+-- one goes for each new one.
+do
+  local stats = http.stats()
+  local conns = http.conns(stats)
+  local limit = http.LIMITS.connections
+  http.LIMITS.connections = 4
+  for sk = 1, 6 do conns:get(sk) end
+  http.LIMITS.connections = limit
+  t.eq(conns.n, 4, "connections stay at the limit")
+  t.eq(stats.evicted_connections, 2, "the rest evicted, and counted")
+  local c = conns:get(6)
+  t.ok(c == conns:get(6), "a connection is found again by its socket")
+  conns:close(6)
+  conns:close(6)
+  t.eq(conns.n, 3, "closed once, however often its close comes")
+end
 t.done("http_decode")
