@@ -53,19 +53,24 @@ return {
                          { filter_pid = opts.pid, exclude_pid = BPF.getpid() })
     local tls, why = false, "--no-tls"
     if not opts.no_tls then tls, why = attach_tls(b, opts.pid or -1) end
-    local st = { b = b, conns = {}, n = 0 }
+    local st = { b = b, n = 0, stats = http.stats() }
+    st.conns = http.conns(st.stats)
     opts.out:header(COLS)
     st.reader = events.open(b, "events", function(e)
       if e.dir == 2 then
-        st.conns[e.sk] = nil
+        st.conns:close(e.sk)
         return
       end
-      local c = st.conns[e.sk]
-      if not c then
-        c = http.conn()
-        st.conns[e.sk] = c
+      -- the decoders are total; should one raise all the same, the payload
+      -- is malformed and the connection starts over, the trace goes on
+      local c = st.conns:get(e.sk)
+      local ok, rows = pcall(c.feed, c, e)
+      if not ok then
+        c:bad("decoder error")
+        st.conns:close(e.sk)
+        rows = {}
       end
-      for _, r in ipairs(c:feed(e)) do
+      for _, r in ipairs(rows) do
         if e.fd == TLS_FD then
           r.tls = true
           if r.protocol == "h2c" then r.protocol = "h2" end
@@ -91,7 +96,28 @@ return {
   end,
 
   poll = hooks.poll,
-  status = hooks.status,
-  finish = hooks.finish,
+  status = function(st)
+    local s = hooks.status(st)
+    s.malformed = st.stats.malformed
+    return s
+  end,
+  -- what was skipped or evicted, when anything was: a note, and in JSON a
+  -- last object with the counts
+  finish = function(st, opts)
+    hooks.finish(st, opts)
+    local s = st.stats
+    if s.malformed + s.evicted_requests + s.evicted_streams + s.evicted_connections == 0 then return end
+    local why = {}
+    for reason, n in pairs(s.why) do why[#why + 1] = string.format("%s: %d", reason, n) end
+    table.sort(why)
+    opts.out:note(string.format("http: %d malformed frames or messages skipped%s; evicted: %d requests, %d streams, %d connections",
+      s.malformed, #why > 0 and (" (" .. table.concat(why, ", ") .. ")") or "",
+      s.evicted_requests, s.evicted_streams, s.evicted_connections))
+    if opts.format == "json" then
+      opts.out:record({ summary = "http", malformed = s.malformed, evicted_requests = s.evicted_requests,
+                        evicted_streams = s.evicted_streams, evicted_connections = s.evicted_connections },
+        { { "summary" }, { "malformed" }, { "evicted_requests" }, { "evicted_streams" }, { "evicted_connections" } })
+    end
+  end,
 
 }

@@ -76,7 +76,9 @@ function M.huffman(s)
   return table.concat(out)
 end
 
--- integer with an N-bit prefix at position pos; returns value, next pos
+-- integer with an N-bit prefix at position pos; returns value, next pos.
+-- At most 4 continuation bytes (28 bits) past the prefix: nothing a
+-- header block holds needs more, and a longer run is garbage.
 local function integer(s, pos, prefix)
   local max = (1 << prefix) - 1
   local b = s:byte(pos)
@@ -87,7 +89,7 @@ local function integer(s, pos, prefix)
   local shift = 0
   repeat
     b = s:byte(pos)
-    if not b or shift > 28 then return nil end
+    if not b or shift > 21 then return nil end
     v = v + ((b & 0x7f) << shift)
     shift = shift + 7
     pos = pos + 1
@@ -109,35 +111,64 @@ local function str(s, pos)
   return raw, p + len
 end
 
+-- The table size every HTTP/2 endpoint starts with (SETTINGS_HEADER_TABLE_SIZE).
+M.DEFAULT_TABLE_SIZE = 4096
+
 -- A decoder keeps the dynamic table of one direction of one connection.
+-- The table is a ring: entries are numbered as they arrive, newest last,
+-- so adding and evicting are O(1) whatever the table holds.
 local Decoder = {}
 Decoder.__index = Decoder
 
-function M.decoder(max_size)
-  return setmetatable({ dyn = {}, size = 0, max = max_size or 4096 }, Decoder)
+-- opts (or a number: the table size): size, the table size to start with;
+-- limit, the most a size update may ask for (the peer's SETTINGS value);
+-- max_list, the most a decoded header list may hold (name + value + 32
+-- per field, as RFC 7540 counts it): fields past it are dropped.
+function M.decoder(opts)
+  if type(opts) ~= "table" then opts = { size = opts } end
+  local size = opts.size or M.DEFAULT_TABLE_SIZE
+  return setmetatable({ ring = {}, first = 1, last = 0, size = 0, max = size,
+                        limit = opts.limit or size, max_list = opts.max_list or math.huge }, Decoder)
+end
+
+-- The peer allows this much (a SETTINGS_HEADER_TABLE_SIZE it sent): size
+-- updates up to it are valid from now on.
+function Decoder:set_limit(n)
+  self.limit = n
 end
 
 function Decoder:evict()
-  while self.size > self.max and #self.dyn > 0 do
-    local e = table.remove(self.dyn)
+  while self.size > self.max and self.last >= self.first do
+    local e = self.ring[self.first]
+    self.ring[self.first] = nil
+    self.first = self.first + 1
     self.size = self.size - (#e[1] + #e[2] + 32)
   end
 end
 
 function Decoder:add(name, value)
-  table.insert(self.dyn, 1, { name, value })
+  self.last = self.last + 1
+  self.ring[self.last] = { name, value }
   self.size = self.size + #name + #value + 32
   self:evict()
 end
 
-function Decoder:entry(i)
-  if i >= 1 and i <= #STATIC then return STATIC[i] end
-  return self.dyn[i - #STATIC]
+function Decoder:entries()
+  return self.last - self.first + 1
 end
 
--- A header block -> list of { name, value }, or nil and a reason.
+function Decoder:entry(i)
+  if i >= 1 and i <= #STATIC then return STATIC[i] end
+  local at = self.last - (i - #STATIC) + 1
+  if at < self.first or at > self.last then return nil end
+  return self.ring[at]
+end
+
+-- A header block -> list of { name, value }, or nil and a reason. A list
+-- past max_list comes back cut, with a reason as second value: the table
+-- is kept in step all the same.
 function Decoder:decode(block)
-  local headers, pos = {}, 1
+  local headers, pos, list, cut = {}, 1, 0, nil
   while pos <= #block do
     local b = block:byte(pos)
     local name, value
@@ -148,9 +179,11 @@ function Decoder:decode(block)
       if not e then return nil, "bad index" end
       name, value = e[1], e[2]
     elseif b & 0xe0 == 0x20 then -- dynamic table size update
+      if #headers > 0 or cut then return nil, "size update after a field" end
       local size
       size, pos = integer(block, pos, 5)
       if not size then return nil, "bad size update" end
+      if size > self.limit then return nil, "size update above the limit" end
       self.max = size
       self:evict()
     else
@@ -170,9 +203,16 @@ function Decoder:decode(block)
       if not value then return nil, "bad value" end
       if prefix == 6 then self:add(name, value) end
     end
-    if name then headers[#headers + 1] = { name, value } end
+    if name then
+      list = list + #name + #value + 32
+      if list > self.max_list then
+        cut = "header list too large"
+      else
+        headers[#headers + 1] = { name, value }
+      end
+    end
   end
-  return headers
+  return headers, cut
 end
 
 return M

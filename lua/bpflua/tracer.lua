@@ -237,6 +237,7 @@ function Status:show(st, elapsed)
   if c then
     if c.events then s = s .. string.format(", %d events", c.events) end
     if c.lost then s = s .. string.format(", %d lost", c.lost) end
+    if c.malformed and c.malformed > 0 then s = s .. string.format(", %d malformed", c.malformed) end
   end
   io.stderr:write("\r\27[K", s, " (Ctrl-C to end)")
   self.shown = true

@@ -69,6 +69,41 @@ assert all(r["latency_ms"] > 0 and r["result"] == "ok" for r in connects), conne
 print("tcpconnect: 10 connects with latency and 10 accepts")
 PY
 
+# --- HTTP/1.1 pipelining: three requests in one send -------------------------
+start pipeline http -P $((port + 4))
+$PY "$tools/net_workload.py" pipeline $((port + 4)) >"$tmp/pipetruth" || fail "pipeline workload"
+finish pipeline
+$PY - "$tmp" <<'PY' || fail "pipelined records"
+import json, sys, collections
+tmp = sys.argv[1]
+assert open(tmp + "/pipetruth").read().split() == ["200", "200", "404"]
+rows = [json.loads(l) for l in open(tmp + "/pipeline.json")]
+for side in ("client", "server"):
+    got = collections.Counter((r["method"], r["path"], r["status"]) for r in rows if r["side"] == side)
+    assert got == {("GET", "/hello", 200): 1, ("GET", "/world", 200): 1, ("GET", "/missing", 404): 1}, (side, got)
+assert len(rows) == 6, rows
+print("pipelining: 3 requests in one send, 3 records on each side")
+PY
+
+# --- a hostile payload: the HTTP/2 preface and a HEADERS frame, PADDED and empty
+start hostile http -P $((port + 5))
+$PY "$tools/net_workload.py" hostile $((port + 5)) >"$tmp/hostiletruth" || fail "hostile workload"
+finish hostile
+$PY - "$tmp" <<'PY' || fail "records after a hostile payload"
+import json, sys
+tmp = sys.argv[1]
+assert open(tmp + "/hostiletruth").read().split() == ["200"]
+rows = [json.loads(l) for l in open(tmp + "/hostile.json")]
+records = sorted((r["side"], r["method"], r["path"], r["status"]) for r in rows if "summary" not in r)
+assert records == [("client", "GET", "/after-hostile", 200), ("server", "GET", "/after-hostile", 200)], rows
+summary = [r for r in rows if "summary" in r]
+# the 33 bytes once as the client sent them, once as the listener read them
+assert summary == [{"summary": "http", "malformed": 2, "evicted_requests": 0, "evicted_streams": 0,
+                    "evicted_connections": 0}], summary
+assert "2 malformed frames or messages skipped" in open(tmp + "/hostile.err").read()
+print("hostile: 33 bytes counted as malformed twice, the tracer goes on and reports the next request")
+PY
+
 # --- HTTPS through OpenSSL ------------------------------------------------------
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 1 \
 	-subj /CN=127.0.0.1 2>/dev/null || fail "openssl req"
@@ -114,4 +149,4 @@ assert len(recv) == 1 and recv[0]["datagrams"] == 321 and recv[0]["bytes"] == 32
 assert send[0]["raddr"] == "127.0.0.1"
 print("udp: 321 datagrams of 123 bytes each way, with the remote endpoint")
 PY
-echo "network: 5 groups of checks passed"
+echo "network: 7 groups of checks passed"

@@ -8,8 +8,15 @@
   net_workload.py https PORT N CERT KEY   the same over TLS (OpenSSL through
       Python's ssl module, on both sides)
   net_workload.py udp PORT N SIZE  sends N datagrams of SIZE bytes to a
-      socket bound on 127.0.0.1:PORT and receives them"""
-import http.server, os, socket, ssl, sys, tempfile, threading
+      socket bound on 127.0.0.1:PORT and receives them
+  net_workload.py pipeline PORT   one connection to an HTTP/1.1 keep-alive
+      server on 127.0.0.1:PORT, three GETs (/hello, /world, /missing) in one
+      send; prints the statuses read back
+  net_workload.py hostile PORT   a listener on 127.0.0.1:PORT; one client
+      sends it the HTTP/2 preface and an empty HEADERS frame with PADDED set
+      (33 bytes), then another client makes one valid HTTP/1.1 request,
+      GET /after-hostile, which the listener answers 200"""
+import http.server, os, re, socket, ssl, sys, tempfile, threading
 
 def http_mode(port, n, tls=None):
     root = tempfile.mkdtemp()
@@ -44,6 +51,70 @@ def http_mode(port, n, tls=None):
         s.close()
     server.shutdown()
 
+def pipeline_mode(port):
+    root = tempfile.mkdtemp()
+    for name in ("hello", "world"):
+        with open(os.path.join(root, name), "w") as f:
+            f.write("%s from bpflua's test\n" % name)
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" # keep-alive: requests are read one after another
+        wbufsize = -1 # each response leaves in one send, flushed after each request
+        def log_message(self, *a):
+            pass
+    server = http.server.HTTPServer(("127.0.0.1", port), lambda *a, **kw: Handler(*a, directory=root, **kw))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    s = socket.create_connection(("127.0.0.1", port))
+    req = lambda path, last: ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n"
+                              % (path, "Connection: close\r\n" if last else "")).encode()
+    # the 404 comes last: http.server closes the connection after an error
+    s.sendall(req("/hello", False) + req("/world", False) + req("/missing", True))
+    resp = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        resp += chunk
+    s.close()
+    server.shutdown()
+    print(" ".join(m.decode() for m in re.findall(rb"HTTP/1\.1 (\d{3})", resp)))
+
+def hostile_mode(port):
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(4)
+    def serve():
+        for _ in range(2):
+            conn, _ = listener.accept()
+            data = b""
+            while not data.endswith(b"\r\n\r\n"):
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            if data.startswith(b"GET "):
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            conn.close()
+    t = threading.Thread(target=serve)
+    t.start()
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+    headers_padded = bytes([0, 0, 0, 1, 0x8, 0, 0, 0, 1]) # length 0, HEADERS, PADDED, stream 1
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(preface + headers_padded)
+    s.close()
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET /after-hostile HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    resp = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        resp += chunk
+    s.close()
+    t.join()
+    listener.close()
+    print(resp.split(b" ", 2)[1].decode())
+
 def udp_mode(port, n, size):
     r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     r.bind(("127.0.0.1", port))
@@ -57,6 +128,10 @@ def udp_mode(port, n, size):
 if __name__ == "__main__":
     if sys.argv[1] == "http":
         http_mode(int(sys.argv[2]), int(sys.argv[3]))
+    elif sys.argv[1] == "pipeline":
+        pipeline_mode(int(sys.argv[2]))
+    elif sys.argv[1] == "hostile":
+        hostile_mode(int(sys.argv[2]))
     elif sys.argv[1] == "https":
         http_mode(int(sys.argv[2]), int(sys.argv[3]), (sys.argv[4], sys.argv[5]))
     else:
