@@ -127,7 +127,8 @@ static __always_inline void submit(void *ctx, struct event *e)
 	if (events.ringbuf_output(e, sizeof(*e), BL_RB_FLAGS))
 		events_lost.increment(zero);
 #else
-	events.perf_submit(ctx, e, sizeof(*e));
+	if (events.perf_submit(ctx, e, sizeof(*e)))
+		events_lost.increment(zero);
 #endif
 }
 

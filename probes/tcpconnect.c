@@ -43,7 +43,8 @@ static __always_inline void emit(void *ctx, struct event *e)
 	if (events.ringbuf_output(e, sizeof(*e), BL_RB_FLAGS))
 		events_lost.increment(zero);
 #else
-	events.perf_submit(ctx, e, sizeof(*e));
+	if (events.perf_submit(ctx, e, sizeof(*e)))
+		events_lost.increment(zero);
 #endif
 }
 

@@ -81,7 +81,8 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 	if (events.ringbuf_output(&e, sizeof(e), BL_RB_FLAGS))
 		events_lost.increment(zero);
 #else
-	events.perf_submit(args, &e, sizeof(e));
+	if (events.perf_submit(args, &e, sizeof(e)))
+		events_lost.increment(zero);
 #endif
 	return 0;
 }

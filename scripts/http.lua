@@ -104,8 +104,9 @@ return {
   -- what was skipped or evicted, when anything was: a note, and in JSON a
   -- last object with the counts
   finish = function(st, opts)
-    hooks.finish(st, opts)
     local s = st.stats
+    hooks.finish(st, opts, { malformed = s.malformed, evicted_requests = s.evicted_requests,
+                             evicted_streams = s.evicted_streams, evicted_connections = s.evicted_connections })
     if s.malformed + s.evicted_requests + s.evicted_streams + s.evicted_connections == 0 then return end
     local why = {}
     for reason, n in pairs(s.why) do why[#why + 1] = string.format("%s: %d", reason, n) end
@@ -113,11 +114,6 @@ return {
     opts.out:note(string.format("http: %d malformed frames or messages skipped%s; evicted: %d requests, %d streams, %d connections",
       s.malformed, #why > 0 and (" (" .. table.concat(why, ", ") .. ")") or "",
       s.evicted_requests, s.evicted_streams, s.evicted_connections))
-    if opts.format == "json" then
-      opts.out:record({ summary = "http", malformed = s.malformed, evicted_requests = s.evicted_requests,
-                        evicted_streams = s.evicted_streams, evicted_connections = s.evicted_connections },
-        { { "summary" }, { "malformed" }, { "evicted_requests" }, { "evicted_streams" }, { "evicted_connections" } })
-    end
   end,
 
 }
