@@ -32,13 +32,6 @@ struct lbpf *lbpf_check(lua_State *L, int idx)
 	return b;
 }
 
-static int raise_core(lua_State *L, const char *what)
-{
-	if (what)
-		return luaL_error(L, "%s: %s", what, bl_last_error());
-	return luaL_error(L, "%s", bl_last_error());
-}
-
 /* Frees everything the object owns, in reverse order of creation: links
  * first so no program runs on a half-freed object. Safe to call twice. */
 void lbpf_release(struct lbpf *b)
@@ -150,7 +143,7 @@ static int load_func(lua_State *L, struct lbpf *b, const char *fn, int prog_type
 		if (b->progs[i].type == prog_type && !strcmp(b->progs[i].name, fn))
 			return b->progs[i].fd;
 	if (bl_load_prog(b->obj, b->map_fds, fn, prog_type, &fd))
-		raise_core(L, NULL);
+		bl_lua_raise_core(L, NULL);
 	p = realloc(b->progs, sizeof(*p) * (b->nprogs + 1));
 	if (!p) {
 		close(fd);
@@ -183,11 +176,11 @@ static void do_attach(lua_State *L, struct lbpf *b, const char *kind, const char
 	if (!strcmp(kind, "kprobe") && !bl_features()->kprobes) {
 		/* say "no kprobes" before the program is even loaded */
 		if (bl_attach(prov, -1, spec, &link))
-			raise_core(L, NULL);
+			bl_lua_raise_core(L, NULL);
 	}
 	fd = load_func(L, b, fn, prov->prog_type);
 	if (bl_attach(prov, fd, spec, &link))
-		raise_core(L, NULL);
+		bl_lua_raise_core(L, NULL);
 	b->links[b->nlinks++] = link;
 }
 
@@ -394,7 +387,7 @@ static int l_new(lua_State *L)
 							 "or kernel.unprivileged_bpf_disabled in the way?)");
 	h = bl_headers_host();
 	if (!h)
-		return raise_core(L, NULL);
+		return bl_lua_raise_core(L, NULL);
 	co.kernel_source = h->path;
 
 	b = lua_newuserdatauv(L, sizeof(*b), 1);
@@ -406,7 +399,7 @@ static int l_new(lua_State *L)
 	use_cache = lua_isnil(L, -1) || lua_toboolean(L, -1);
 	lua_pop(L, 1);
 	if (bl_cache_compile(&co, h, use_cache, &b->obj))
-		return raise_core(L, NULL);
+		return bl_lua_raise_core(L, NULL);
 	b->closed = 0;
 	b->L = L;
 	b->map_fds = calloc(b->obj->nmaps + 1, sizeof(int));
@@ -419,7 +412,7 @@ static int l_new(lua_State *L)
 		b->map_fds[i] = -1;
 	if (bl_load_maps(b->obj, b->map_fds)) {
 		lbpf_release(b);
-		return raise_core(L, NULL);
+		return bl_lua_raise_core(L, NULL);
 	}
 	/* A failed auto-attach must not leave the earlier ones attached until
 	 * the collector gets round to the object. */
@@ -466,7 +459,7 @@ static int l_cache_list(lua_State *L)
 	lua_newtable(L);
 	n = bl_cache_list(push_entry, L);
 	if (n < 0)
-		return raise_core(L, NULL);
+		return bl_lua_raise_core(L, NULL);
 	lua_pushstring(L, bl_cache_programs_path());
 	return 2;
 }
@@ -476,7 +469,7 @@ static int l_cache_clear(lua_State *L)
 	int n = bl_cache_clear();
 
 	if (n < 0)
-		return raise_core(L, NULL);
+		return bl_lua_raise_core(L, NULL);
 	lua_pushinteger(L, n);
 	return 1;
 }
@@ -844,6 +837,7 @@ int luaopen_bpf(lua_State *L)
 	luaL_newlib(L, module_funcs);
 	bl_lua_process_open(L);
 	bl_lua_text_open(L);
+	bl_lua_errors_open(L);
 	bl_lua_outfile_open(L);
 	bl_lua_inet_open(L);
 	for (size_t i = 0; i < sizeof(consts) / sizeof(consts[0]); i++) {

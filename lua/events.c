@@ -165,7 +165,7 @@ int bl_lua_open_perf_buffer(lua_State *L)
 	b->L = L;
 	if (bl_perfbuf_open(b->map_fds[t->map], page_cnt, deliver, lost, lb, &lb->pb)) {
 		free(lb);
-		return luaL_error(L, "%s", bl_last_error());
+		return bl_lua_raise_core(L, NULL);
 	}
 	lua_pushvalue(L, 2);
 	lb->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -202,7 +202,7 @@ int bl_lua_open_ring_buffer(lua_State *L)
 		err = bl_ringbuf_add(b->ringbuf, b->map_fds[t->map], b->obj->maps[t->map].max_entries, deliver, lb);
 	if (err) {
 		free(lb);
-		return luaL_error(L, "%s", bl_last_error());
+		return bl_lua_raise_core(L, NULL);
 	}
 	lua_pushvalue(L, 2);
 	lb->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);

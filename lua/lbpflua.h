@@ -91,6 +91,15 @@ int luaopen_bpf(lua_State *L);
 /* process.c: BPF.spawn (the -c command), isatty, errno_name */
 void bl_lua_process_open(lua_State *L);
 
+/* errors.c: the one error type (see there) */
+void bl_lua_push_error(lua_State *L, const char *kind, const char *message, const char *hint);
+int bl_lua_raise(lua_State *L, const char *kind, const char *fmt, ...);
+/* raises the core's last error (core/error.h), at the script's line */
+int bl_lua_raise_core(lua_State *L, const char *what);
+/* the kind of the error object at idx, or NULL for anything else */
+const char *bl_lua_error_kind(lua_State *L, int idx);
+void bl_lua_errors_open(lua_State *L);
+
 /* json.c */
 int bl_lua_json(lua_State *L);
 

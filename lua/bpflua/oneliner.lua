@@ -34,7 +34,7 @@ local KINDS = {
 local SPEC_HELP = "probe specs: t:CAT:NAME, rt:NAME, u:/PATH:SYMBOL, ur:/PATH:SYMBOL, p:hz:N, k:FUNCTION"
 
 local function fail(msg)
-  error({ plain = msg }, 0)
+  error(BPF.error("failed", msg), 0)
 end
 
 local function tracefs()

@@ -90,7 +90,7 @@ end
 -- preference: { {"tracepoint", "sock:inet_sock_set_state"},
 -- {"kprobe", "tcp_set_state"} }. Tracepoints are stable and need no
 -- headers; kprobes are the fallback on kernels that lack the tracepoint.
--- Returns kind, name; raises a plain error naming what is missing.
+-- Returns kind, name; raises a "missing" error naming what is missing.
 function M.choose(what, candidates)
   local missing = {}
   local f = BPF.features()
@@ -112,8 +112,8 @@ function M.choose(what, candidates)
       return kind, name
     end
   end
-  error({ plain = string.format("cannot trace %s on this host:\n  %s\n(`bpflua doctor` shows what this host supports)",
-                                what, table.concat(missing, "\n  ")) })
+  error(BPF.error("missing", string.format("cannot trace %s on this host:\n  %s", what, table.concat(missing, "\n  ")),
+                  "(`bpflua doctor` shows what this host supports)"))
 end
 
 return M
