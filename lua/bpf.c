@@ -821,6 +821,9 @@ int luaopen_bpf(lua_State *L)
 		{ "TRACEPOINT", BPF_PROG_TYPE_TRACEPOINT },
 		{ "RAW_TRACEPOINT", BPF_PROG_TYPE_RAW_TRACEPOINT },
 		{ "PERF_EVENT", BPF_PROG_TYPE_PERF_EVENT },
+		/* what helpers return, negated (e.g. get_stackid: -EFAULT, no user stack) */
+		{ "EFAULT", EFAULT },
+		{ "ENOENT", ENOENT },
 	};
 
 	if (luaL_newmetatable(L, BPF_MT)) {

@@ -28,7 +28,7 @@ local SSL_PROBES = {
   { "SSL_write", "ssl_write_enter" }, { "SSL_write_ex", "ssl_write_ex_enter" },
   { "SSL_read", "ssl_read_enter" }, { "SSL_read_ex", "ssl_read_ex_enter" },
 }
-local TLS_FD = 0xffffffff -- as in probes/http.c
+local C = probe.constants("http.h")
 
 -- uprobes on libssl for HTTPS; false and a reason when there is no libssl
 local function attach_tls(b, pid)
@@ -57,7 +57,7 @@ return {
     st.conns = http.conns(st.stats)
     opts.out:header(COLS)
     st.reader = events.open(b, "events", function(e)
-      if e.dir == 2 then
+      if e.dir == C.BL_DIR_CLOSED then
         st.conns:close(e.sk)
         return
       end
@@ -71,7 +71,7 @@ return {
         rows = {}
       end
       for _, r in ipairs(rows) do
-        if e.fd == TLS_FD then
+        if e.fd == C.BL_TLS_FD then
           r.tls = true
           if r.protocol == "h2c" then r.protocol = "h2" end
         end
