@@ -19,6 +19,7 @@
 #include "../core/headers.h"
 #include "../core/kernel.h"
 #include "../core/load.h"
+#include "../core/open.h"
 #include "../core/symbols.h"
 #include "../core/syscalls.h"
 #include "lbpflua.h"
@@ -50,8 +51,6 @@ void lbpf_release(struct lbpf *b)
 	free(b->progs);
 	if (b->obj) {
 		for (size_t i = 0; i < b->obj->nmaps; i++) {
-			if (b->map_fds && b->map_fds[i] >= 0)
-				close(b->map_fds[i]);
 			if (b->key_types)
 				bl_type_free(b->key_types[i]);
 			if (b->leaf_types)
@@ -60,12 +59,12 @@ void lbpf_release(struct lbpf *b)
 				bl_type_free(b->event_types[i]);
 		}
 	}
-	free(b->map_fds);
 	free(b->key_types);
 	free(b->leaf_types);
 	free(b->event_types);
-	bl_object_free(b->obj);
+	bl_object_close(b->obj, b->map_fds);
 	b->obj = NULL;
+	b->map_fds = NULL;
 	if (b->L && b->cb_error_ref != LUA_NOREF)
 		luaL_unref(b->L, LUA_REGISTRYINDEX, b->cb_error_ref);
 	b->cb_error_ref = LUA_NOREF;
@@ -337,8 +336,6 @@ static int l_new(lua_State *L)
 {
 	const char *cflags[MAX_CFLAGS];
 	struct bl_compile_opts co = { 0 };
-	const struct bl_headers *h;
-	const struct bl_features *f;
 	struct lbpf *b;
 	int nc = 0, top, use_cache;
 
@@ -379,17 +376,6 @@ static int l_new(lua_State *L)
 	co.cflags = cflags;
 	co.ncflags = nc;
 
-	f = bl_features();
-	if (!f->bpf_syscall)
-		return luaL_error(L, "cannot use BPF here%s",
-				  *bl_privilege_hint() ? bl_privilege_hint()
-						       : " (the bpf() system call failed: is CONFIG_BPF_SYSCALL set, "
-							 "or kernel.unprivileged_bpf_disabled in the way?)");
-	h = bl_headers_host();
-	if (!h)
-		return bl_lua_raise_core(L, NULL);
-	co.kernel_source = h->path;
-
 	b = lua_newuserdatauv(L, sizeof(*b), 1);
 	memset(b, 0, sizeof(*b));
 	b->cb_error_ref = LUA_NOREF;
@@ -398,21 +384,16 @@ static int l_new(lua_State *L)
 	lua_getfield(L, 1, "cache");
 	use_cache = lua_isnil(L, -1) || lua_toboolean(L, -1);
 	lua_pop(L, 1);
-	if (bl_cache_compile(&co, h, use_cache, &b->obj))
+	if (bl_object_open(&co, use_cache, &b->obj, &b->map_fds))
 		return bl_lua_raise_core(L, NULL);
 	b->closed = 0;
 	b->L = L;
-	b->map_fds = calloc(b->obj->nmaps + 1, sizeof(int));
 	b->key_types = calloc(b->obj->nmaps + 1, sizeof(void *));
 	b->leaf_types = calloc(b->obj->nmaps + 1, sizeof(void *));
 	b->event_types = calloc(b->obj->nmaps + 1, sizeof(void *));
-	if (!b->map_fds || !b->key_types || !b->leaf_types || !b->event_types)
-		return luaL_error(L, "out of memory");
-	for (size_t i = 0; i < b->obj->nmaps; i++)
-		b->map_fds[i] = -1;
-	if (bl_load_maps(b->obj, b->map_fds)) {
+	if (!b->key_types || !b->leaf_types || !b->event_types) {
 		lbpf_release(b);
-		return bl_lua_raise_core(L, NULL);
+		return luaL_error(L, "out of memory");
 	}
 	/* A failed auto-attach must not leave the earlier ones attached until
 	 * the collector gets round to the object. */
