@@ -31,6 +31,38 @@ static int error_tostring(lua_State *L)
 	return 1;
 }
 
+/* err:find(...), err:match(...): an error object answers string methods as
+ * its text, so scripts that treat errors as strings keep working */
+static int error_method(lua_State *L)
+{
+	lua_pushcfunction(L, error_tostring);
+	lua_pushvalue(L, 1);
+	lua_call(L, 1, 1);
+	lua_replace(L, 1);
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+static int error_index(lua_State *L)
+{
+	lua_getglobal(L, "string");
+	if (!lua_istable(L, -1) || lua_getfield(L, -1, luaL_checkstring(L, 2)) != LUA_TFUNCTION)
+		return 0;
+	lua_pushcclosure(L, error_method, 1);
+	return 1;
+}
+
+/* "prefix: " .. err */
+static int error_concat(lua_State *L)
+{
+	luaL_tolstring(L, 1, NULL);
+	luaL_tolstring(L, 2, NULL);
+	lua_concat(L, 2);
+	return 1;
+}
+
 void bl_lua_push_error(lua_State *L, const char *kind, const char *message, const char *hint)
 {
 	lua_createtable(L, 0, 3);
@@ -129,6 +161,10 @@ void bl_lua_errors_open(lua_State *L)
 	if (luaL_newmetatable(L, ERROR_MT)) {
 		lua_pushcfunction(L, error_tostring);
 		lua_setfield(L, -2, "__tostring");
+		lua_pushcfunction(L, error_index);
+		lua_setfield(L, -2, "__index");
+		lua_pushcfunction(L, error_concat);
+		lua_setfield(L, -2, "__concat");
 	}
 	lua_pop(L, 1);
 	luaL_setfuncs(L, funcs, 0);
