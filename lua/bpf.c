@@ -19,6 +19,7 @@
 #include "../core/headers.h"
 #include "../core/kernel.h"
 #include "../core/load.h"
+#include "../core/grow.h"
 #include "../core/open.h"
 #include "../core/symbols.h"
 #include "../core/syscalls.h"
@@ -163,15 +164,8 @@ static void do_attach(lua_State *L, struct lbpf *b, const char *kind, const char
 	struct bl_link link;
 	int fd;
 
-	if (b->nlinks == b->caplinks) {
-		size_t cap = b->caplinks ? b->caplinks * 2 : 8;
-		struct bl_link *nl = realloc(b->links, cap * sizeof(*nl));
-
-		if (!nl)
-			luaL_error(L, "out of memory");
-		b->links = nl;
-		b->caplinks = cap;
-	}
+	if (bl_grow((void **)&b->links, &b->caplinks, b->nlinks + 1, sizeof(*b->links), 8))
+		luaL_error(L, "out of memory");
 	if (!strcmp(kind, "kprobe") && !bl_features()->kprobes) {
 		/* say "no kprobes" before the program is even loaded */
 		if (bl_attach(prov, -1, spec, &link))
