@@ -1,5 +1,5 @@
 -- Histograms in BCC's text form, from tables whose keys are bucket indexes
--- (log2: bucket i holds values in [2^(i-1), 2^i - 1]; linear: key = value).
+-- (log2: bucket k as bpf_log2l fills it, see log2_bounds; linear: key = value).
 local M = {}
 
 local function stars(n, max, width)
@@ -24,6 +24,14 @@ local function values_of(tbl)
   return vals, maxk
 end
 
+-- The values bucket k of bpf_log2l holds: 0 and 1 land in bucket 1 (BCC
+-- prints it "0 -> 1"), bucket k >= 2 holds 2^(k-1) .. 2^k - 1. bpf_log2l
+-- never fills bucket 0; a program that puts 0 there gets "0 -> 0".
+function M.log2_bounds(k)
+  if k <= 1 then return 0, k end
+  return 1 << (k - 1), (1 << k) - 1
+end
+
 -- Lines of a log2 histogram from a {bucket -> count} table; used by
 -- print_log2_hist and by formatters that want the text without printing it.
 function M.log2_lines(vals, label, maxk)
@@ -40,12 +48,10 @@ function M.log2_lines(vals, label, maxk)
   local fmt = wide and "%20d -> %-20d : %-8d |%s|" or "%10d -> %-10d : %-8d |%s|"
   local head = wide and "%26s%-19s : count     distribution" or "%16s%-13s : count     distribution"
   out[#out + 1] = string.format(head, "", label)
-  for k = 0, maxk do
-    local lo = k == 0 and 0 or (1 << (k - 1))
-    local hi = k == 0 and 1 or ((1 << k) - 1)
-    if k == 0 then lo, hi = 0, 1 end
+  for k = (vals[0] or 0) > 0 and 0 or 1, maxk do
+    local lo, hi = M.log2_bounds(k)
     local n = vals[k] or 0
-    out[#out + 1] = string.format(fmt, k <= 1 and k or lo, hi, n, stars(n, max, 40))
+    out[#out + 1] = string.format(fmt, lo, hi, n, stars(n, max, 40))
   end
   return out
 end
