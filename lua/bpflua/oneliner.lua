@@ -37,7 +37,12 @@ local function fail(msg)
   error({ plain = msg }, 0)
 end
 
+-- Where tracepoint lists and formats are read: tracefs, or a directory of
+-- the same shape a test gives, so the generator runs without a kernel.
+M.tracefs_dir = nil
+
 local function tracefs()
+  if M.tracefs_dir then return M.tracefs_dir end
   local dir = BPF.features().tracefs
   if not dir then fail("tracefs is not mounted and could not be mounted; `bpflua doctor` says why") end
   return dir
@@ -393,6 +398,13 @@ local function attach(b, p, fn)
   end
 end
 
+-- Attaches a generated program's probes to its loaded object b: with a
+-- stop probe, that one runs fn and the first probe starts the clock.
+function M.attach_program(b, prog)
+  if prog.stop_probe then attach(b, prog.stop_probe, prog.fn) end
+  attach(b, prog.probe, prog.stop_probe and prog.start_fn or prog.fn)
+end
+
 local Handle = {}
 Handle.__index = Handle
 
@@ -515,13 +527,22 @@ local function trace_line(h, e)
   return table.concat(parts, " ")
 end
 
-local function new(action, opts)
+-- The program an action's options ask for, without compiling or attaching:
+-- { text, fn, start_fn, keys, fields, probe, stop_probe }.
+function M.program(action, opts)
   if type(opts) == "string" then opts = { opts } end
   if type(opts) ~= "table" then fail(action .. "{} takes a table: " .. action .. "{ \"t:CAT:NAME\", ... }") end
   check_options(action, opts)
   local p = M.parse_probe(opts[1] or opts.probe)
   local stop_probe = opts.to and M.parse_probe(opts.to)
   local text, fn, keys, fields, start_fn = generate(action, p, opts, stop_probe)
+  return { text = text, fn = fn, start_fn = start_fn, keys = keys, fields = fields, probe = p, stop_probe = stop_probe }
+end
+
+local function new(action, opts)
+  if type(opts) == "string" then opts = { opts } end
+  local prog = M.program(action, opts)
+  local text = prog.text
   local cflags = {}
   if action == "trace" then
     for k, v in pairs(events.defines({}, false)) do
@@ -531,15 +552,12 @@ local function new(action, opts)
   local b = BPF{ text = text, cflags = cflags }
   b:get_table("bl_self"):set(0, BPF.getpid())
   -- a failed attach must not leave the object's other probes attached
-  local ok, err = pcall(function()
-    if stop_probe then attach(b, stop_probe, fn) end
-    attach(b, p, stop_probe and start_fn or fn)
-  end)
+  local ok, err = pcall(M.attach_program, b, prog)
   if not ok then
     b:cleanup()
     error(err, 0)
   end
-  local h = setmetatable({ action = action, b = b, c = text, probe = p.spec, keys = keys, fields = fields,
+  local h = setmetatable({ action = action, b = b, c = text, probe = prog.probe.spec, keys = prog.keys, fields = prog.fields,
                            label = "@" .. (opts.name or ""), count = 0, out = opts.out or io.stdout,
                            unit = opts.to and ((opts.unit or "us") .. "ecs"):gsub("^nsecs", "nsecs") or "value" }, Handle)
   if action == "trace" then
