@@ -107,6 +107,15 @@ t.eq(t.dump(oneliner.parse_probe("kr:vfs_read")), t.dump({ kind = "kretprobe", s
   "kretprobe spec")
 t.eq(table.concat(oneliner.probes("t:sched:*"), " "), "tracepoint:sched:sched_process_exec tracepoint:sched:sched_switch",
   "probes()")
+local W = os.getenv("BPFLUA_WORKLOAD") or error("BPFLUA_WORKLOAD is not set (run through ctest)")
+for _, spec in ipairs({ "u:" .. W .. ":bl_*", "ur:" .. W .. ":bl_*" }) do
+  local found = table.concat(oneliner.probes(spec), "\n") .. "\n"
+  t.ok(found:find("uprobe:" .. W .. ":bl_burn_cpu\n", 1, true) and found:find("uprobe:" .. W .. ":bl_traced_function\n", 1, true)
+    and not found:find(":main\n", 1, true), "probes(" .. spec .. "): the workload's bl_ functions alone, got " .. found)
+end
+local perr = t.raises("probes(k:)", oneliner.probes, "k:vfs_*")
+t.eq(type(perr) == "table" and perr.plain,
+  "probes() lists tracepoints (\"t:CAT:NAME\" with * and ?) and uprobes (\"u:/PATH:SYMBOL\")", "probes(k:)")
 
 -- errors: plain messages, the same as users see
 local SPEC_HELP = "probe specs: t:CAT:NAME, rt:NAME, u:/PATH:SYMBOL, ur:/PATH:SYMBOL, p:hz:N, k:FUNCTION"
