@@ -180,16 +180,37 @@ local function executable(name)
   return false
 end
 
--- argv: list of strings after the tracer's name. Returns opts, or raises
--- a plain error naming the bad argument. "--help" returns nil.
-function M.parse(decl, argv)
-  local args = all_args(decl)
+-- opts before argv is read: defaults, and false for each flag
+local function defaults(args)
   local opts = {}
   for _, a in ipairs(args) do
     local key = a[2]:gsub("-", "_")
     if a.default ~= nil then opts[key] = a.default end
     if a.type == "flag" and a.default == nil then opts[key] = false end
   end
+  return opts
+end
+
+-- What is traced: -p names a live process, or -c / -- a program that exists;
+-- not both.
+local function check_target(decl, opts)
+  if opts.command and opts.command_argv then usage_error(decl, "give either -c COMMAND or -- COMMAND, not both") end
+  if opts.pid and (opts.command or opts.command_argv) then usage_error(decl, "-p and -c exclude each other") end
+  if opts.pid and not M.alive(opts.pid) then usage_error(decl, string.format("-p %d: no such process", opts.pid)) end
+  if opts.command or opts.command_argv then
+    opts.command_argv = command_argv(opts)
+    if #opts.command_argv == 0 then usage_error(decl, opts.command and "-c needs a command" or "-- needs a command after it") end
+    if not executable(opts.command_argv[1]) then
+      usage_error(decl, "cannot run the command: no such program '" .. opts.command_argv[1] .. "'")
+    end
+  end
+end
+
+-- argv: list of strings after the tracer's name. Returns opts, or raises
+-- a usage error naming the bad argument. "--help" returns nil.
+function M.parse(decl, argv)
+  local args = all_args(decl)
+  local opts = defaults(args)
   local i = 1
   while i <= #argv do
     local s = argv[i]
@@ -224,16 +245,7 @@ function M.parse(decl, argv)
     end
     i = i + 1
   end
-  if opts.command and opts.command_argv then usage_error(decl, "give either -c COMMAND or -- COMMAND, not both") end
-  if opts.pid and (opts.command or opts.command_argv) then usage_error(decl, "-p and -c exclude each other") end
-  if opts.pid and not M.alive(opts.pid) then usage_error(decl, string.format("-p %d: no such process", opts.pid)) end
-  if opts.command or opts.command_argv then
-    opts.command_argv = command_argv(opts)
-    if #opts.command_argv == 0 then usage_error(decl, opts.command and "-c needs a command" or "-- needs a command after it") end
-    if not executable(opts.command_argv[1]) then
-      usage_error(decl, "cannot run the command: no such program '" .. opts.command_argv[1] .. "'")
-    end
-  end
+  check_target(decl, opts)
   if decl.check then
     local err = decl.check(opts)
     if err then usage_error(decl, err) end
