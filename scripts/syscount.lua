@@ -44,6 +44,125 @@ local function hist_json(vals)
   return out
 end
 
+-- what a key names: a syscall, or (-P) a process's command
+local function namer(st, opts)
+  if not opts.process then return BPF.syscall_name end
+  return function(k)
+    local c = st.comms:get(k)
+    return c and c.comm or "?"
+  end
+end
+
+-- -x: { errno, count, syscall or pid and comm } for each errno seen
+local function error_rows(st, opts, name_of)
+  local rows = {}
+  for k, v in st.errors:items() do
+    local n = sum(v)
+    if n > 0 then
+      local r = { errno = BPF.errno_name(k.err), count = n }
+      if opts.process then r.pid, r.comm = k.key, name_of(k.key) else r.syscall = name_of(k.key) end
+      rows[#rows + 1] = r
+    end
+  end
+  return rows
+end
+
+-- { key, name, count, total_us, avg_us } for each syscall (or process) seen
+local function count_rows(st, name_of)
+  local rows, index = {}, {}
+  for k, v in st.counts:items() do
+    local n = sum(v)
+    if n > 0 then
+      local r = { key = k, name = name_of(k), count = n }
+      rows[#rows + 1] = r
+      index[k] = r
+    end
+  end
+  if not st.latency then return rows end
+  for k, v in st.latency:items() do
+    local r = index[k]
+    local c, ns = sum_lat(v)
+    if r and c > 0 then
+      r.total_us = ns // 1000
+      r.avg_us = math.floor(ns / c / 10 + 0.5) / 100
+    end
+  end
+  return rows
+end
+
+-- the latency histograms: key -> { slot = count }
+local function hist_buckets(st)
+  local hists = {}
+  if not st.hist then return hists end
+  for i, v in st.hist:items() do
+    local n = sum(v)
+    if n > 0 then
+      local key, slot = i // HIST_SLOTS, i % HIST_SLOTS
+      hists[key] = hists[key] or {}
+      hists[key][slot] = n
+    end
+  end
+  return hists
+end
+
+-- The report's rows, sorted by count and cut to --top, and the histograms
+-- by key.
+local function collect(st, opts)
+  local name_of = namer(st, opts)
+  local rows = opts.errors and error_rows(st, opts, name_of) or count_rows(st, name_of)
+  table.sort(rows, by_count)
+  truncate(rows, opts.top)
+  if opts.process and not opts.errors then
+    for _, r in ipairs(rows) do r.pid = r.key end
+  end
+  return rows, hist_buckets(st)
+end
+
+local function error_columns(opts)
+  if opts.process then
+    return { { "pid", "PID", "%-8d" }, { "comm", "COMM", "%-16s" }, { "errno", "ERRNO", "%-14s" }, { "count", "COUNT", "%10d" } }
+  end
+  return { { "syscall", "SYSCALL", "%-22s" }, { "errno", "ERRNO", "%-14s" }, { "count", "COUNT", "%10d" } }
+end
+
+-- name: what the name column is called in records (text rows carry "name")
+local function count_columns(opts, name)
+  local cols = opts.process
+    and { { "pid", "PID", "%-8d" }, { name or "name", "COMM", "%-16s" }, { "count", "COUNT", "%10d" } }
+    or { { name or "name", "SYSCALL", "%-22s" }, { "count", "COUNT", "%10d" } }
+  if opts.latency then
+    cols[#cols + 1] = { "total_us", "TIME(us)", "%14d" }
+    cols[#cols + 1] = { "avg_us", "AVG(us)", "%12.2f" }
+  end
+  return cols
+end
+
+-- a table, then each row's histogram under its name
+local function report_text(rows, hists, opts)
+  opts.out:table(rows, count_columns(opts))
+  for _, r in ipairs(rows) do
+    local h = hists[r.key]
+    if h then
+      opts.out:text("")
+      opts.out:text(r.name .. ":")
+      for _, l in ipairs(hist.log2_lines(h, "usecs")) do opts.out:text(l) end
+    end
+  end
+end
+
+-- one object per row, named syscall or comm, its histogram inside
+local function report_json(rows, hists, st, opts)
+  local name = opts.process and "comm" or "syscall"
+  for _, r in ipairs(rows) do
+    r[name] = r.name
+    if st.hist then r.hist = hist_json(hists[r.key] or {}) end
+    r.key, r.name = nil, nil
+  end
+  local cols = count_columns(opts, name)
+  if st.hist then cols[#cols + 1] = { "hist" } end
+  opts.out:table(rows, cols)
+end
+
 return {
   name = "syscount",
   description = "Syscall counts, errors (-x) and latency (-L), per syscall or per process (-P)",
@@ -91,95 +210,13 @@ return {
   end,
 
   report = function(st, opts)
-    local name_of
-    if opts.process then
-      name_of = function(k)
-        local c = st.comms:get(k)
-        return c and c.comm or "?"
-      end
-    else
-      name_of = BPF.syscall_name
-    end
-    local rows, index = {}, {}
-    for k, v in st.counts:items() do
-      local n = sum(v)
-      if n > 0 then
-        local r = { key = k, name = name_of(k), count = n }
-        rows[#rows + 1] = r
-        index[k] = r
-      end
-    end
-    if st.latency then
-      for k, v in st.latency:items() do
-        local r = index[k]
-        local c, ns = sum_lat(v)
-        if r and c > 0 then
-          r.total_us = ns // 1000
-          r.avg_us = math.floor(ns / c / 10 + 0.5) / 100
-        end
-      end
-    end
-    local hists = {}
-    if st.hist then
-      for i, v in st.hist:items() do
-        local n = sum(v)
-        if n > 0 then
-          local key, slot = i // HIST_SLOTS, i % HIST_SLOTS
-          hists[key] = hists[key] or {}
-          hists[key][slot] = n
-        end
-      end
-    end
-
+    local rows, hists = collect(st, opts)
     if opts.errors then
-      local erows = {}
-      for k, v in st.errors:items() do
-        local n = sum(v)
-        if n > 0 then
-          local r = { errno = BPF.errno_name(k.err), count = n }
-          if opts.process then r.pid, r.comm = k.key, name_of(k.key) else r.syscall = name_of(k.key) end
-          erows[#erows + 1] = r
-        end
-      end
-      table.sort(erows, by_count)
-      local cols = opts.process
-        and { { "pid", "PID", "%-8d" }, { "comm", "COMM", "%-16s" }, { "errno", "ERRNO", "%-14s" }, { "count", "COUNT", "%10d" } }
-        or { { "syscall", "SYSCALL", "%-22s" }, { "errno", "ERRNO", "%-14s" }, { "count", "COUNT", "%10d" } }
-      opts.out:table(truncate(erows, opts.top), cols)
+      opts.out:table(rows, error_columns(opts))
+    elseif opts.format == "json" then
+      report_json(rows, hists, st, opts)
     else
-      table.sort(rows, by_count)
-      truncate(rows, opts.top)
-      local cols
-      if opts.process then
-        for _, r in ipairs(rows) do r.pid = r.key end
-        cols = { { "pid", "PID", "%-8d" }, { "name", "COMM", "%-16s" }, { "count", "COUNT", "%10d" } }
-      else
-        cols = { { "name", "SYSCALL", "%-22s" }, { "count", "COUNT", "%10d" } }
-      end
-      if opts.latency then
-        cols[#cols + 1] = { "total_us", "TIME(us)", "%14d" }
-        cols[#cols + 1] = { "avg_us", "AVG(us)", "%12.2f" }
-      end
-      if opts.format == "json" then
-        for _, r in ipairs(rows) do
-          if opts.process then r.comm = r.name else r.syscall = r.name end
-          if st.hist then r.hist = hist_json(hists[r.key] or {}) end
-          r.key, r.name = nil, nil
-        end
-        cols[opts.process and 2 or 1][1] = opts.process and "comm" or "syscall"
-        if st.hist then cols[#cols + 1] = { "hist" } end
-        opts.out:table(rows, cols)
-      else
-        opts.out:table(rows, cols)
-        for _, r in ipairs(rows) do
-          local h = hists[r.key]
-          if h then
-            opts.out:text("")
-            opts.out:text(r.name .. ":")
-            for _, l in ipairs(hist.log2_lines(h, "usecs")) do opts.out:text(l) end
-          end
-        end
-      end
+      report_text(rows, hists, opts)
     end
     st.counts:clear()
     if st.errors then st.errors:clear() end

@@ -23,21 +23,18 @@ local M = {}
 -- handles that are still attached, in creation order
 M.active = {}
 
-local KINDS = {
-  tracepoint = "tracepoint", t = "tracepoint",
-  raw_tracepoint = "raw_tracepoint", rt = "raw_tracepoint",
-  uprobe = "uprobe", u = "uprobe", uretprobe = "uretprobe", ur = "uretprobe",
-  profile = "profile", p = "profile",
-  kprobe = "kprobe", k = "kprobe", kretprobe = "kretprobe", kr = "kretprobe",
-}
-
 local SPEC_HELP = "probe specs: t:CAT:NAME, rt:NAME, u:/PATH:SYMBOL, ur:/PATH:SYMBOL, p:hz:N, k:FUNCTION"
 
 local function fail(msg)
   error(BPF.error("failed", msg), 0)
 end
 
+-- Where tracepoint lists and formats are read: tracefs, or a directory of
+-- the same shape a test gives, so the generator runs without a kernel.
+M.tracefs_dir = nil
+
 local function tracefs()
+  if M.tracefs_dir then return M.tracefs_dir end
   local dir = BPF.features().tracefs
   if not dir then fail("tracefs is not mounted and could not be mounted; `bpflua doctor` says why") end
   return dir
@@ -61,33 +58,6 @@ function M.tracepoints(glob)
   return out
 end
 
-function M.parse_probe(spec)
-  if type(spec) ~= "string" then fail("the first item must be a probe spec; " .. SPEC_HELP) end
-  local prefix, rest = spec:match("^([%a_]+):(.+)$")
-  local kind = prefix and KINDS[prefix]
-  if not kind then fail(string.format("'%s' is not a probe spec; %s", spec, SPEC_HELP)) end
-  local p = { kind = kind, spec = spec }
-  if kind == "tracepoint" then
-    local tp = rest
-    if not tp:find(":") then fail(string.format("'%s': a tracepoint is CATEGORY:NAME", spec)) end
-    p.targets = tp:find("[*?]") and M.tracepoints(tp) or { tp }
-    if #p.targets == 0 then fail(string.format("'%s' matches no tracepoint (probes(\"t:%s\") lists them)", spec, tp)) end
-  elseif kind == "raw_tracepoint" then
-    p.targets = { rest }
-  elseif kind == "uprobe" or kind == "uretprobe" then
-    local path, sym = rest:match("^(.+):([^:]+)$")
-    if not path then fail(string.format("'%s': a uprobe is u:/PATH:SYMBOL or u:LIBRARY:SYMBOL", spec)) end
-    p.path, p.sym = path, sym
-  elseif kind == "profile" then
-    local hz = rest:match("^hz:(%d+)$") or rest:match("^(%d+)$")
-    if not hz then fail(string.format("'%s': a sampling probe is p:hz:FREQUENCY", spec)) end
-    p.hz = tonumber(hz)
-  else
-    p.fn = rest
-  end
-  return p
-end
-
 -- A tracepoint's fields, from its format file: name -> C type text.
 local function tracepoint_fields(target)
   local cat, name = target:match("^([^:]+):(.+)$")
@@ -105,6 +75,164 @@ local function tracepoint_fields(target)
   end
   f:close()
   return fields
+end
+
+-- the functions in an ELF file matching PATH:GLOB, as uprobe specs
+local function list_uprobes(rest)
+  local path, sym = rest:match("^(.+):([^:]*)$")
+  path = path or rest
+  local pat = glob_to_pattern((sym and sym ~= "") and sym or "*")
+  local out = {}
+  for _, s in ipairs(BPF.elf_functions(path)) do
+    if s:match(pat) then out[#out + 1] = "uprobe:" .. path .. ":" .. s end
+  end
+  table.sort(out)
+  return out
+end
+
+-- What the pt_regs kinds (uprobe, kprobe and their returns) share: their
+-- arguments are registers, and a return probe has the return value.
+local REG_ARGS = {}
+for i = 0, 5 do REG_ARGS[#REG_ARGS + 1] = string.format("\tu64 arg%d = PT_REGS_PARM%d(ctx);", i, i + 1) end
+local RETVAL = "\ts64 retval = PT_REGS_RC(ctx);"
+
+local function regs_kind(kind)
+  kind.ctx = "struct pt_regs *ctx"
+  kind.prepare = function(p)
+    p.regs, p.regs_args = "ctx", true
+    p.retval = kind.ret or false
+  end
+  kind.preamble = kind.ret and { table.unpack(REG_ARGS) } or REG_ARGS
+  if kind.ret then kind.preamble[#kind.preamble + 1] = RETVAL end
+  return kind
+end
+
+local function uprobe_spec(p, rest)
+  local path, sym = rest:match("^(.+):([^:]+)$")
+  if not path then fail(string.format("'%s': a uprobe is u:/PATH:SYMBOL or u:LIBRARY:SYMBOL", p.spec)) end
+  p.path, p.sym = path, sym
+end
+
+local function kprobe_spec(p, rest)
+  p.fn = rest
+end
+
+local RAW_ARGS = {}
+for i = 0, 5 do RAW_ARGS[#RAW_ARGS + 1] = string.format("\tu64 arg%d = ctx->args[%d];", i, i) end
+
+-- Probe kinds as data, as bpftrace's PROBE_LIST: each says
+--   short     the spec prefix (t:, rt:, ...)
+--   spec      reads what follows the prefix into the probe table p
+--   prepare   sets how the C reaches the context: p.regs (for stacks and
+--             perf_submit), p.fields (tracepoint formats), p.regs_args, p.retval
+--   ctx       the C function's parameter; header() where that is not enough
+--   preamble  C lines naming the probe's own values (arg0.., retval)
+--   submit    the context perf_submit takes, where it is not p.regs
+--   attach    attaches function fn of object b (fn is nil when the
+--             program attaches itself as it loads)
+--   list      what probes() lists for a glob
+local KINDS = {
+  tracepoint = {
+    short = "t",
+    spec = function(p, rest)
+      if not rest:find(":") then fail(string.format("'%s': a tracepoint is CATEGORY:NAME", p.spec)) end
+      p.targets = rest:find("[*?]") and M.tracepoints(rest) or { rest }
+      if #p.targets == 0 then
+        fail(string.format("'%s' matches no tracepoint (probes(\"t:%s\") lists them)", p.spec, rest))
+      end
+    end,
+    prepare = function(p)
+      p.regs = "args"
+      if #p.targets == 1 then
+        p.fields = tracepoint_fields(p.targets[1])
+        if not p.fields then
+          fail(string.format("no tracepoint %s on this kernel (probes(\"t:%s*\") lists similar ones)",
+            p.targets[1], p.targets[1]:match("^[^:]+:") or ""))
+        end
+      end
+      p.user_strings = p.targets[1]:match("^syscalls:") ~= nil
+    end,
+    -- one tracepoint: a TRACEPOINT_PROBE, which attaches by its name
+    header = function(p, fn)
+      if #p.targets > 1 then return "int " .. fn .. "(void *args)", fn end
+      local cat, name = p.targets[1]:match("^([^:]+):(.+)$")
+      return string.format("TRACEPOINT_PROBE(%s, %s)", cat, name), nil
+    end,
+    attach = function(b, p, fn)
+      if not fn then return end
+      for _, tp in ipairs(p.targets) do b:attach_tracepoint{ tp = tp, fn_name = fn } end
+    end,
+    list = function(rest)
+      local out = {}
+      for i, tp in ipairs(M.tracepoints(rest)) do out[i] = "tracepoint:" .. tp end
+      return out
+    end,
+  },
+  raw_tracepoint = {
+    short = "rt",
+    spec = function(p, rest) p.targets = { rest } end,
+    prepare = function(p) p.regs = "ctx" end,
+    ctx = "struct bpf_raw_tracepoint_args *ctx",
+    preamble = RAW_ARGS,
+    attach = function(b, p, fn) b:attach_raw_tracepoint{ tp = p.targets[1], fn_name = fn } end,
+  },
+  uprobe = regs_kind {
+    short = "u",
+    spec = uprobe_spec,
+    attach = function(b, p, fn) b:attach_uprobe{ name = p.path, sym = p.sym, fn_name = fn } end,
+    list = list_uprobes,
+  },
+  uretprobe = regs_kind {
+    short = "ur", ret = true,
+    spec = uprobe_spec,
+    attach = function(b, p, fn) b:attach_uretprobe{ name = p.path, sym = p.sym, fn_name = fn } end,
+    list = list_uprobes,
+  },
+  kprobe = regs_kind {
+    short = "k",
+    spec = kprobe_spec,
+    attach = function(b, p, fn) b:attach_kprobe{ event = p.fn, fn_name = fn } end,
+  },
+  kretprobe = regs_kind {
+    short = "kr", ret = true,
+    spec = kprobe_spec,
+    attach = function(b, p, fn) b:attach_kretprobe{ event = p.fn, fn_name = fn } end,
+  },
+  profile = {
+    short = "p",
+    spec = function(p, rest)
+      local hz = rest:match("^hz:(%d+)$") or rest:match("^(%d+)$")
+      if not hz then fail(string.format("'%s': a sampling probe is p:hz:FREQUENCY", p.spec)) end
+      p.hz = tonumber(hz)
+    end,
+    prepare = function(p) p.regs = "&ctx->regs" end,
+    ctx = "struct bpf_perf_event_data *ctx",
+    submit = "ctx",
+    attach = function(b, p, fn)
+      b:attach_perf_event{ ev_type = BPF.PERF_TYPE_SOFTWARE, ev_config = BPF.PERF_COUNT_SW_CPU_CLOCK,
+                           sample_freq = p.hz, pid = -1, cpu = -1, fn_name = fn }
+    end,
+  },
+}
+
+-- spec prefix, long or short -> kind name
+local PREFIXES = {}
+for name, kind in pairs(KINDS) do
+  PREFIXES[name], PREFIXES[kind.short] = name, name
+end
+
+local function kind_of(p)
+  return KINDS[p.kind]
+end
+
+function M.parse_probe(spec)
+  if type(spec) ~= "string" then fail("the first item must be a probe spec; " .. SPEC_HELP) end
+  local prefix, rest = spec:match("^([%a_]+):(.+)$")
+  local kind = prefix and PREFIXES[prefix]
+  if not kind then fail(string.format("'%s' is not a probe spec; %s", spec, SPEC_HELP)) end
+  local p = { kind = kind, spec = spec }
+  KINDS[kind].spec(p, rest)
+  return p
 end
 
 -- C for one key or trace field: { decl = "u32 pid", set = "k.pid = pid;", kind = ... }
@@ -160,45 +288,15 @@ local function c_expr(s)
   return (s:gsub("args%.([%a_])", "args->%1"))
 end
 
--- The C function a probe runs: a TRACEPOINT_PROBE for one tracepoint
--- (attached by its name), else a named function attached explicitly.
+-- The C function a probe runs: a named function attached explicitly, unless
+-- the kind says otherwise.
 local function function_header(p, fn)
-  if p.kind == "tracepoint" and #p.targets == 1 then
-    local cat, name = p.targets[1]:match("^([^:]+):(.+)$")
-    return string.format("TRACEPOINT_PROBE(%s, %s)", cat, name), nil
-  elseif p.kind == "tracepoint" then
-    return "int " .. fn .. "(void *args)", fn
-  elseif p.kind == "raw_tracepoint" then
-    return "int " .. fn .. "(struct bpf_raw_tracepoint_args *ctx)", fn
-  elseif p.kind == "profile" then
-    return "int " .. fn .. "(struct bpf_perf_event_data *ctx)", fn
-  end
-  return "int " .. fn .. "(struct pt_regs *ctx)", fn
+  local kind = kind_of(p)
+  if kind.header then return kind.header(p, fn) end
+  return "int " .. fn .. "(" .. kind.ctx .. ")", fn
 end
 
 local UNITS = { ns = 1, us = 1000, ms = 1000000 }
-
--- p.regs and friends: how the probe's context is reached in C
-local function prepare(p)
-  if p.kind == "tracepoint" then
-    p.regs = "args"
-    if #p.targets == 1 then
-      p.fields = tracepoint_fields(p.targets[1])
-      if not p.fields then
-        fail(string.format("no tracepoint %s on this kernel (probes(\"t:%s*\") lists similar ones)",
-          p.targets[1], p.targets[1]:match("^[^:]+:") or ""))
-      end
-    end
-    p.user_strings = p.targets[1]:match("^syscalls:") ~= nil
-  elseif p.kind == "raw_tracepoint" then
-    p.regs = "ctx"
-  elseif p.kind == "profile" then
-    p.regs = "&ctx->regs"
-  else
-    p.regs, p.regs_args = "ctx", true
-    p.retval = p.kind == "uretprobe" or p.kind == "kretprobe"
-  end
-end
 
 -- bl_self holds bpflua's own pid: a one-liner counts the system, not the
 -- tracer reading it. Probes named by macro attach as the object loads, so
@@ -234,10 +332,6 @@ static __always_inline int bl_streq(const char *a, const char *b, int n)
 }
 ]]
 
--- Builds the program text for an action over a probe.
--- action: "count" | "sum" | "avg" | "hist" | "trace"
--- With opts.to (stop_probe), the first probe starts a clock per thread and the second
--- (where keys, filter and value apply) reads it as `elapsed`, in opts.unit.
 local OPTION_TYPES = { by = "a key name or a list of key names", fields = "a list of field names",
                        filter = "a C expression (a string)", value = "a C expression (a string)",
                        name = "a string", unit = "ns, us or ms", to = "a probe spec" }
@@ -258,139 +352,156 @@ local function check_options(action, opts)
   end
 end
 
-local function generate(action, p, opts, stop_probe)
-  prepare(p)
-  if stop_probe then prepare(stop_probe) end
+-- The keys a map is keyed by (opts.by); a user stack means nothing
+-- without its process, so it brings the pid along, unprinted.
+local function gen_keys(p, opts)
   local by = opts.by
   if type(by) == "string" then by = { by } end
-  by = by or {}
   local keys = {}
-  for i, name in ipairs(by) do keys[i] = field_code(stop_probe or p, name, "k") end
-  -- a user stack means nothing without its process: keep the pid, unprinted
+  for i, name in ipairs(by or {}) do keys[i] = field_code(p, name, "k") end
   local has_pid, has_ustack = false, false
   for _, k in ipairs(keys) do
     has_pid = has_pid or k.c == "pid"
     has_ustack = has_ustack or k.kind == "ustack"
   end
   if has_ustack and not has_pid then
-    keys[#keys + 1] = field_code(stop_probe or p, "pid", "k")
+    keys[#keys + 1] = field_code(p, "pid", "k")
     keys[#keys].hidden = true
   end
-  local trace_fields = {}
-  if action == "trace" then
-    local list = { "pid", "comm" }
-    for _, f in ipairs(opts.fields or {}) do
-      if f ~= "pid" and f ~= "comm" then list[#list + 1] = f end
-    end
-    for i, name in ipairs(list) do trace_fields[i] = field_code(stop_probe or p, name, "e") end
+  return keys
+end
+
+-- What trace{} prints for each event: pid and comm, then opts.fields.
+local function gen_trace_fields(action, p, opts)
+  if action ~= "trace" then return {} end
+  local list = { "pid", "comm" }
+  for _, f in ipairs(opts.fields or {}) do
+    if f ~= "pid" and f ~= "comm" then list[#list + 1] = f end
   end
-  local main = stop_probe or p
-  local header, fn = function_header(main, "bl_probe")
-  local out = { HELPERS }
-  local function w(s) out[#out + 1] = s end
+  local fields = {}
+  for i, name in ipairs(list) do fields[i] = field_code(p, name, "e") end
+  return fields
+end
+
+local function decls(list)
+  local out = {}
+  for _, f in ipairs(list) do out[#out + 1] = "\t" .. f.decl .. ";" end
+  return out
+end
+
+-- The maps: a stack table if a key or field wants one, then the aggregation's
+-- key and values, or trace{}'s event and its buffer.
+local function gen_maps(w, action, keys, fields)
   local uses_stacks = false
   for _, k in ipairs(keys) do uses_stacks = uses_stacks or k.stacks end
-  for _, k in ipairs(trace_fields) do uses_stacks = uses_stacks or k.stacks end
+  for _, k in ipairs(fields) do uses_stacks = uses_stacks or k.stacks end
   if uses_stacks then w("BPF_STACK_TRACE(stacks, 8192);") end
-
-  local key_decls = {}
-  for _, k in ipairs(keys) do key_decls[#key_decls + 1] = "\t" .. k.decl .. ";" end
-  if #keys == 0 then key_decls[1] = "\tu32 none;" end
-  if action == "hist" then key_decls[#key_decls + 1] = "\tu32 slot;" end
-  if action ~= "trace" then
-    w("struct key_t {\n" .. table.concat(key_decls, "\n") .. "\n};")
-    if action == "avg" then
-      w("struct avg_t { u64 sum; u64 count; };")
-      w("BPF_HASH(values, struct key_t, struct avg_t, 10240);")
-    else
-      w("BPF_HASH(values, struct key_t, u64, 10240);")
-    end
-  else
-    local decls = {}
-    for _, f in ipairs(trace_fields) do decls[#decls + 1] = "\t" .. f.decl .. ";" end
-    w("struct event {\n\tu64 ts;\n" .. table.concat(decls, "\n") .. "\n};")
+  if action == "trace" then
+    w("struct event {\n\tu64 ts;\n" .. table.concat(decls(fields), "\n") .. "\n};")
     w("#ifdef BL_RINGBUF\nBPF_RINGBUF_OUTPUT(events, 256);\n#else\nBPF_PERF_OUTPUT(events);\n#endif")
     w("BPF_PERCPU_ARRAY(events_lost, u64, 1);")
+    return
   end
+  local key_decls = decls(keys)
+  if #keys == 0 then key_decls[1] = "\tu32 none;" end
+  if action == "hist" then key_decls[#key_decls + 1] = "\tu32 slot;" end
+  w("struct key_t {\n" .. table.concat(key_decls, "\n") .. "\n};")
+  if action == "avg" then
+    w("struct avg_t { u64 sum; u64 count; };")
+    w("BPF_HASH(values, struct key_t, struct avg_t, 10240);")
+  else
+    w("BPF_HASH(values, struct key_t, u64, 10240);")
+  end
+end
 
-  local start_fn
-  if stop_probe then
-    local unit = UNITS[opts.unit or "us"]
-    if not unit then fail("unit must be ns, us or ms") end
-    w("BPF_TABLE(\"lru_hash\", u32, u64, bl_start, 65536);")
-    local sheader
-    sheader, start_fn = function_header(p, "bl_clock")
-    w(sheader .. "\n{\n\tu32 tid = (u32)bpf_get_current_pid_tgid();\n\tu64 now = bpf_ktime_get_ns();\n" ..
-      "\tbl_start.update(&tid, &now);\n\treturn 0;\n}")
-    p = stop_probe
-    w(header .. "\n{")
-    w(PREAMBLE)
+-- With to =: the first probe's function starts a clock per thread; the
+-- second's reads it as `elapsed`. Returns the clock's function name and the
+-- unit's divisor.
+local function gen_clock(w, start, opts)
+  local unit = UNITS[opts.unit or "us"]
+  if not unit then fail("unit must be ns, us or ms") end
+  w("BPF_TABLE(\"lru_hash\", u32, u64, bl_start, 65536);")
+  local header, fn = function_header(start, "bl_clock")
+  w(header .. "\n{\n\tu32 tid = (u32)bpf_get_current_pid_tgid();\n\tu64 now = bpf_ktime_get_ns();\n" ..
+    "\tbl_start.update(&tid, &now);\n\treturn 0;\n}")
+  return fn, unit
+end
+
+local SUBMIT = "#ifdef BL_RINGBUF\n\tif (events.ringbuf_output(&e, sizeof(e), 0)) {\n\t\tint zero = 0;\n" ..
+  "\t\tevents_lost.increment(zero);\n\t}\n#else\n\tif (events.perf_submit(%s, &e, sizeof(e))) {\n\t\tint zero = 0;\n" ..
+  "\t\tevents_lost.increment(zero);\n\t}\n#endif"
+
+-- What the action does with each event that passes the filter.
+local function gen_action(w, action, p, opts, keys, fields, timed)
+  if action == "trace" then
+    w("\tstruct event e = {};\n\te.ts = bpf_ktime_get_ns();")
+    for _, f in ipairs(fields) do w("\t" .. f.set) end
+    w(string.format(SUBMIT, kind_of(p).submit or p.regs))
+    return
+  end
+  w("\tstruct key_t k = {};")
+  for _, k in ipairs(keys) do w("\t" .. k.set) end
+  if action == "count" then
+    w("\tvalues.increment(k);")
+    return
+  end
+  local value = opts.value or (timed and "elapsed")
+  if not value then fail(action .. "{} needs value = \"C expression\" (e.g. \"args.ret\"), or to = PROBE") end
+  w("\tu64 v = (u64)(" .. c_expr(value) .. ");")
+  if action == "sum" then
+    w("\tvalues.increment(k, v);")
+  elseif action == "hist" then
+    w("\tk.slot = bpf_log2l(v);\n\tvalues.increment(k);")
+  else
+    w("\tstruct avg_t zero = {};\n\tstruct avg_t *a = values.lookup_or_try_init(&k, &zero);\n" ..
+      "\tif (a) {\n\t\t__sync_fetch_and_add(&a->sum, v);\n\t\t__sync_fetch_and_add(&a->count, 1);\n\t}")
+  end
+end
+
+-- The probe's function: who is running, the clock's reading, the kind's own
+-- values, the filter, then the action.
+local function gen_function(w, action, p, opts, keys, fields, unit)
+  local header, fn = function_header(p, "bl_probe")
+  w(header .. "\n{")
+  w(PREAMBLE)
+  if unit then
     w("\tu64 *t0 = bl_start.lookup(&tid);\n\tif (!t0)\n\t\treturn 0;\n" ..
       string.format("\tu64 elapsed = (bpf_ktime_get_ns() - *t0) / %d;\n", unit) .. "\tbl_start.delete(&tid);")
-  else
-    w(header .. "\n{")
-    w(PREAMBLE)
   end
-  if p.regs_args then
-    for i = 0, 5 do w(string.format("\tu64 arg%d = PT_REGS_PARM%d(ctx);", i, i + 1)) end
-  end
-  if p.retval then w("\ts64 retval = PT_REGS_RC(ctx);") end
-  if p.kind == "raw_tracepoint" then
-    for i = 0, 5 do w(string.format("\tu64 arg%d = ctx->args[%d];", i, i)) end
-  end
+  for _, line in ipairs(kind_of(p).preamble or {}) do w(line) end
   if opts.filter then
     if opts.filter:find("comm") then w(COMM) end
     w("\tif (!(" .. c_expr(opts.filter) .. "))\n\t\treturn 0;")
   end
-  if action == "trace" then
-    w("\tstruct event e = {};\n\te.ts = bpf_ktime_get_ns();")
-    for _, f in ipairs(trace_fields) do w("\t" .. f.set) end
-    w("#ifdef BL_RINGBUF\n\tif (events.ringbuf_output(&e, sizeof(e), 0)) {\n\t\tint zero = 0;\n" ..
-      "\t\tevents_lost.increment(zero);\n\t}\n#else\n\tif (events.perf_submit(" ..
-      (p.kind == "profile" and "ctx" or p.regs) .. ", &e, sizeof(e))) {\n\t\tint zero = 0;\n" ..
-      "\t\tevents_lost.increment(zero);\n\t}\n#endif")
-  else
-    w("\tstruct key_t k = {};")
-    for _, k in ipairs(keys) do w("\t" .. k.set) end
-    if action == "count" then
-      w("\tvalues.increment(k);")
-    else
-      local value = opts.value or (stop_probe and "elapsed")
-      if not value then fail(action .. "{} needs value = \"C expression\" (e.g. \"args.ret\"), or to = PROBE") end
-      w("\tu64 v = (u64)(" .. c_expr(value) .. ");")
-      if action == "sum" then
-        w("\tvalues.increment(k, v);")
-      elseif action == "hist" then
-        w("\tk.slot = bpf_log2l(v);\n\tvalues.increment(k);")
-      else
-        w("\tstruct avg_t zero = {};\n\tstruct avg_t *a = values.lookup_or_try_init(&k, &zero);\n" ..
-          "\tif (a) {\n\t\t__sync_fetch_and_add(&a->sum, v);\n\t\t__sync_fetch_and_add(&a->count, 1);\n\t}")
-      end
-    end
-  end
+  gen_action(w, action, p, opts, keys, fields, unit ~= nil)
   w("\treturn 0;\n}")
-  return table.concat(out, "\n"), fn, keys, trace_fields, start_fn
+  return fn
 end
 
-local function attach(b, p, fn)
-  if p.kind == "tracepoint" then
-    if fn then
-      for _, tp in ipairs(p.targets) do b:attach_tracepoint{ tp = tp, fn_name = fn } end
-    end
-  elseif p.kind == "raw_tracepoint" then
-    b:attach_raw_tracepoint{ tp = p.targets[1], fn_name = fn }
-  elseif p.kind == "uprobe" then
-    b:attach_uprobe{ name = p.path, sym = p.sym, fn_name = fn }
-  elseif p.kind == "uretprobe" then
-    b:attach_uretprobe{ name = p.path, sym = p.sym, fn_name = fn }
-  elseif p.kind == "kprobe" then
-    b:attach_kprobe{ event = p.fn, fn_name = fn }
-  elseif p.kind == "kretprobe" then
-    b:attach_kretprobe{ event = p.fn, fn_name = fn }
-  elseif p.kind == "profile" then
-    b:attach_perf_event{ ev_type = BPF.PERF_TYPE_SOFTWARE, ev_config = BPF.PERF_COUNT_SW_CPU_CLOCK,
-                         sample_freq = p.hz, pid = -1, cpu = -1, fn_name = fn }
-  end
+-- Builds the program for an action ("count", "sum", "avg", "hist" or
+-- "trace") over probe p: { text, fn, start_fn, keys, fields }. With a stop
+-- probe (opts.to), p starts a clock per thread and the stop probe, where keys,
+-- filter and value apply, reads it as `elapsed`, in opts.unit.
+local function generate(action, p, opts, stop_probe)
+  kind_of(p).prepare(p)
+  if stop_probe then kind_of(stop_probe).prepare(stop_probe) end
+  local main = stop_probe or p
+  local prog = { keys = gen_keys(main, opts), fields = gen_trace_fields(action, main, opts) }
+  local out = { HELPERS }
+  local function w(s) out[#out + 1] = s end
+  gen_maps(w, action, prog.keys, prog.fields)
+  local unit
+  if stop_probe then prog.start_fn, unit = gen_clock(w, p, opts) end
+  prog.fn = gen_function(w, action, main, opts, prog.keys, prog.fields, unit)
+  prog.text = table.concat(out, "\n")
+  return prog
+end
+
+-- Attaches a generated program's probes to its loaded object b: with a
+-- stop probe, that one runs fn and the first probe starts the clock.
+function M.attach_program(b, prog)
+  if prog.stop_probe then kind_of(prog.stop_probe).attach(b, prog.stop_probe, prog.fn) end
+  kind_of(prog.probe).attach(b, prog.probe, prog.stop_probe and prog.start_fn or prog.fn)
 end
 
 local Handle = {}
@@ -515,13 +626,23 @@ local function trace_line(h, e)
   return table.concat(parts, " ")
 end
 
-local function new(action, opts)
+-- The program an action's options ask for, without compiling or attaching:
+-- { text, fn, start_fn, keys, fields, probe, stop_probe }.
+function M.program(action, opts)
   if type(opts) == "string" then opts = { opts } end
   if type(opts) ~= "table" then fail(action .. "{} takes a table: " .. action .. "{ \"t:CAT:NAME\", ... }") end
   check_options(action, opts)
   local p = M.parse_probe(opts[1] or opts.probe)
   local stop_probe = opts.to and M.parse_probe(opts.to)
-  local text, fn, keys, fields, start_fn = generate(action, p, opts, stop_probe)
+  local prog = generate(action, p, opts, stop_probe)
+  prog.probe, prog.stop_probe = p, stop_probe
+  return prog
+end
+
+local function new(action, opts)
+  if type(opts) == "string" then opts = { opts } end
+  local prog = M.program(action, opts)
+  local text = prog.text
   local cflags = {}
   if action == "trace" then
     for k, v in pairs(events.defines({}, false)) do
@@ -531,15 +652,12 @@ local function new(action, opts)
   local b = BPF{ text = text, cflags = cflags }
   b:get_table("bl_self"):set(0, BPF.getpid())
   -- a failed attach must not leave the object's other probes attached
-  local ok, err = pcall(function()
-    if stop_probe then attach(b, stop_probe, fn) end
-    attach(b, p, stop_probe and start_fn or fn)
-  end)
+  local ok, err = pcall(M.attach_program, b, prog)
   if not ok then
     b:cleanup()
     error(err, 0)
   end
-  local h = setmetatable({ action = action, b = b, c = text, probe = p.spec, keys = keys, fields = fields,
+  local h = setmetatable({ action = action, b = b, c = text, probe = prog.probe.spec, keys = prog.keys, fields = prog.fields,
                            label = "@" .. (opts.name or ""), count = 0, out = opts.out or io.stdout,
                            unit = opts.to and ((opts.unit or "us") .. "ecs"):gsub("^nsecs", "nsecs") or "value" }, Handle)
   if action == "trace" then
@@ -566,22 +684,8 @@ function M.trace(opts) return new("trace", opts) end
 function M.probes(glob)
   glob = glob or "t:*"
   local prefix, rest = glob:match("^([%a_]+):(.*)$")
-  local kind = prefix and KINDS[prefix]
-  if kind == "tracepoint" then
-    local out = {}
-    for i, tp in ipairs(M.tracepoints(rest)) do out[i] = "tracepoint:" .. tp end
-    return out
-  elseif kind == "uprobe" or kind == "uretprobe" then
-    local path, sym = rest:match("^(.+):([^:]*)$")
-    path = path or rest
-    local pat = glob_to_pattern((sym and sym ~= "") and sym or "*")
-    local out = {}
-    for _, s in ipairs(BPF.elf_functions(path)) do
-      if s:match(pat) then out[#out + 1] = "uprobe:" .. path .. ":" .. s end
-    end
-    table.sort(out)
-    return out
-  end
+  local kind = prefix and PREFIXES[prefix] and KINDS[PREFIXES[prefix]]
+  if kind and kind.list then return kind.list(rest) end
   fail("probes() lists tracepoints (\"t:CAT:NAME\" with * and ?) and uprobes (\"u:/PATH:SYMBOL\")")
 end
 

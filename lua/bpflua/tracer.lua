@@ -57,9 +57,17 @@ function M.load(path)
   return decl
 end
 
+local TYPES
+
 local function all_args(decl)
   local list = {}
-  for _, a in ipairs(decl.args or {}) do list[#list + 1] = a end
+  for _, a in ipairs(decl.args or {}) do
+    if not TYPES[a.type] then
+      error(BPF.error("failed", string.format("%s: option --%s: type must be int, number, choice, string or flag, not %s",
+        decl.path or decl.name, tostring(a[2]), tostring(a.type))))
+    end
+    list[#list + 1] = a
+  end
   if not decl.no_common then
     for _, a in ipairs(COMMON) do
       local dup = false
@@ -70,16 +78,56 @@ local function all_args(decl)
   return list
 end
 
+-- Option types: what the help shows after the flag, and how a value is
+-- read (nil and why not, for the usage error).
+TYPES = {
+  int = {
+    metavar = "INT",
+    read = function(a, v)
+      local n = math.tointeger(tonumber(v))
+      if not n then return nil, string.format("wants an integer, not '%s'", v) end
+      if (a.min and n < a.min) or (a.max and n > a.max) then
+        local range = not a.max and string.format("at least %d", a.min)
+          or not a.min and string.format("at most %d", a.max)
+          or string.format("from %d to %d", a.min, a.max)
+        return nil, string.format("must be %s, not %d", range, n)
+      end
+      return n
+    end,
+  },
+  number = {
+    metavar = "NUMBER",
+    read = function(_, v)
+      local n = tonumber(v)
+      -- n == n: not NaN; an endless duration is no duration at all
+      if not n or n <= 0 or n ~= n or n == math.huge then
+        return nil, string.format("wants a positive number, not '%s'", v)
+      end
+      return n
+    end,
+  },
+  choice = {
+    read = function(a, v)
+      for _, c in ipairs(a.choices) do if c == v then return v end end
+      return nil, string.format("must be one of %s, not '%s'", table.concat(a.choices, ", "), v)
+    end,
+  },
+  string = { metavar = "STRING", read = function(_, v) return v end },
+  flag = {},
+}
+
+local function metavar(a)
+  if a.type == "flag" then return nil end
+  return a.metavar or (a.type == "choice" and table.concat(a.choices, "|")) or TYPES[a.type].metavar
+end
+
 function M.usage(decl)
   local lines = { string.format("usage: bpflua run %s [OPTIONS]", decl.name), "",
                   decl.description or "", "", "options:" }
   for _, a in ipairs(all_args(decl)) do
     local flag = (a[1] and ("-" .. a[1] .. ", ") or "    ") .. "--" .. a[2]
-    if a.type == "choice" then
-      flag = flag .. " " .. (a.metavar or table.concat(a.choices, "|"))
-    elseif a.type ~= "flag" then
-      flag = flag .. " " .. (a.metavar or a.type:upper())
-    end
+    local mv = metavar(a)
+    if mv then flag = flag .. " " .. mv end
     local help = a.help or ""
     if a.default ~= nil and a.type ~= "flag" then help = help .. " (default " .. tostring(a.default) .. ")" end
     lines[#lines + 1] = string.format("  %-28s %s", flag, help)
@@ -93,30 +141,16 @@ local function usage_error(decl, msg)
           string.format("%s: %s\n(bpflua run %s --help lists the options)", decl.name, msg, decl.name)))
 end
 
+-- flag: the option as written, without "=VALUE"
 local function convert(decl, a, flag, v)
+  local value, err
   if a.parse then
-    local parsed, err = a.parse(v)
-    if parsed == nil then usage_error(decl, string.format("%s %s, not '%s'", flag, err, v)) end
-    return parsed
+    value, err = a.parse(v)
+  else
+    value, err = TYPES[a.type].read(a, v)
   end
-  if a.type == "int" then
-    local n = math.tointeger(tonumber(v))
-    if not n then usage_error(decl, string.format("%s wants an integer, not '%s'", flag, v)) end
-    if (a.min and n < a.min) or (a.max and n > a.max) then
-      usage_error(decl, string.format("%s must be %s, not %d", flag,
-        a.max and string.format("from %d to %d", a.min or math.mininteger, a.max)
-        or string.format("at least %d", a.min), n))
-    end
-    return n
-  elseif a.type == "number" then
-    local n = tonumber(v)
-    if not n or n <= 0 then usage_error(decl, string.format("%s wants a positive number, not '%s'", flag, v)) end
-    return n
-  elseif a.type == "choice" then
-    for _, c in ipairs(a.choices) do if c == v then return v end end
-    usage_error(decl, string.format("%s must be one of %s, not '%s'", flag, table.concat(a.choices, ", "), v))
-  end
-  return v
+  if value == nil then usage_error(decl, string.format("%s %s%s", flag, err, a.parse and (", not '" .. v .. "'") or "")) end
+  return value
 end
 
 -- "-c 'COMMAND'": a plain command is executed directly, so its pid is the
@@ -127,7 +161,6 @@ local function command_argv(opts)
   if cmd:find("[|&;<>()$`\\\"'*?%[%]#~=%%{}]") then return { "/bin/sh", "-c", cmd } end
   local argv = {}
   for w in cmd:gmatch("%S+") do argv[#argv + 1] = w end
-  if #argv == 0 then error(BPF.error("usage", "-c: empty command")) end
   return argv
 end
 
@@ -147,16 +180,37 @@ local function executable(name)
   return false
 end
 
--- argv: list of strings after the tracer's name. Returns opts, or raises
--- a "usage" error naming the bad argument. "--help" returns nil.
-function M.parse(decl, argv)
-  local args = all_args(decl)
+-- opts before argv is read: defaults, and false for each flag
+local function defaults(args)
   local opts = {}
   for _, a in ipairs(args) do
     local key = a[2]:gsub("-", "_")
     if a.default ~= nil then opts[key] = a.default end
     if a.type == "flag" and a.default == nil then opts[key] = false end
   end
+  return opts
+end
+
+-- What is traced: -p names a live process, or -c / -- a program that exists;
+-- not both.
+local function check_target(decl, opts)
+  if opts.command and opts.command_argv then usage_error(decl, "give either -c COMMAND or -- COMMAND, not both") end
+  if opts.pid and (opts.command or opts.command_argv) then usage_error(decl, "-p and -c exclude each other") end
+  if opts.pid and not M.alive(opts.pid) then usage_error(decl, string.format("-p %d: no such process", opts.pid)) end
+  if opts.command or opts.command_argv then
+    opts.command_argv = command_argv(opts)
+    if #opts.command_argv == 0 then usage_error(decl, opts.command and "-c needs a command" or "-- needs a command after it") end
+    if not executable(opts.command_argv[1]) then
+      usage_error(decl, "cannot run the command: no such program '" .. opts.command_argv[1] .. "'")
+    end
+  end
+end
+
+-- argv: list of strings after the tracer's name. Returns opts, or raises
+-- a usage error naming the bad argument. "--help" returns nil.
+function M.parse(decl, argv)
+  local args = all_args(decl)
+  local opts = defaults(args)
   local i = 1
   while i <= #argv do
     local s = argv[i]
@@ -176,7 +230,9 @@ function M.parse(decl, argv)
       usage_error(decl, s:sub(1, 1) == "-" and ("unknown option " .. s) or ("unexpected argument '" .. s .. "'"))
     end
     local key = found[2]:gsub("-", "_")
+    local flag = name and ("--" .. name) or s
     if found.type == "flag" then
+      if inline then usage_error(decl, string.format("%s takes no value, not '%s'", flag, inline)) end
       opts[key] = true
     else
       local v = inline
@@ -185,20 +241,11 @@ function M.parse(decl, argv)
         v = argv[i]
         if v == nil then usage_error(decl, s .. " needs a value") end
       end
-      opts[key] = convert(decl, found, s, v)
+      opts[key] = convert(decl, found, flag, v)
     end
     i = i + 1
   end
-  if opts.command and opts.command_argv then usage_error(decl, "give either -c COMMAND or -- COMMAND, not both") end
-  if opts.pid and (opts.command or opts.command_argv) then usage_error(decl, "-p and -c exclude each other") end
-  if opts.pid and not M.alive(opts.pid) then usage_error(decl, string.format("-p %d: no such process", opts.pid)) end
-  if opts.command or opts.command_argv then
-    opts.command_argv = command_argv(opts)
-    if #opts.command_argv == 0 then usage_error(decl, "-- needs a command after it") end
-    if not executable(opts.command_argv[1]) then
-      usage_error(decl, "cannot run the command: no such program '" .. opts.command_argv[1] .. "'")
-    end
-  end
+  check_target(decl, opts)
   if decl.check then
     local err = decl.check(opts)
     if err then usage_error(decl, err) end
