@@ -38,8 +38,8 @@ local function hist_json(vals)
   for k in pairs(vals) do keys[#keys + 1] = k end
   table.sort(keys)
   for _, k in ipairs(keys) do
-    local lo = k == 0 and 0 or (1 << (k - 1))
-    out[#out + 1] = { from_us = lo, to_us = k == 0 and 1 or ((1 << k) - 1), count = vals[k] }
+    local lo, hi = hist.log2_bounds(k)
+    out[#out + 1] = { from_us = lo, to_us = hi, count = vals[k] }
   end
   return out
 end

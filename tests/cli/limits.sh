@@ -69,11 +69,11 @@ expect 2 "usage: bpflua cache list\|clear" "$BPFLUA" cache bogus
 expect 1 "-e:1: boom" "$BPFLUA" -e 'error("boom")'
 
 # one-liners count the system, not bpflua reading it
-expect 0 "@g\[bl_oltest\]: 1234" "$BPFLUA" -e "
+expect 0 "@g\[bl_self\]: 1234" "$BPFLUA" -e "
 	print('self', BPF.getpid())
 	count{ 't:raw_syscalls:sys_enter', by = 'pid' }
 	count{ 't:syscalls:sys_enter_getppid', by = 'comm', name = 'g' }
-	os.execute('$BPFLUA_WORKLOAD named 626c5f6f6c74657374 1234 0 >/dev/null')" -d 0.2
+	os.execute('$BPFLUA_WORKLOAD named 626c5f73656c66 1234 0 >/dev/null')" -d 0.2
 self=$(awk '$1 == "self" { print $2 }' "$tmp/expect.out")
 n=$((n + 1))
 [ -n "$self" ] && ! grep -q "^@\[$self\]" "$tmp/expect.out" ||

@@ -4,8 +4,10 @@
 set -euo pipefail
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
-# a name of its own: other tests run the workload at the same time
-W="$tmp/bl_oltest"
+# a name of its own: other tests (and this one without BTF) run the
+# workload at the same time
+NAME=bl_ol$$
+W="$tmp/$NAME"
 cp "$BPFLUA_WORKLOAD" "$W"
 checks=0
 ok() { checks=$((checks + 1)); }
@@ -17,21 +19,21 @@ bp=$!
 for _ in $(seq 1 600); do grep -q Attached "$tmp/err" && break; sleep 0.05; done
 "$W" getppid 5000 >/dev/null
 wait "$bp" || fail "-e count"
-grep -qx '@\[bl_oltest\]: 5000' "$tmp/out" || fail "count by comm: want @[bl_oltest]: 5000"; ok
+grep -qx "@\[$NAME\]: 5000" "$tmp/out" || fail "count by comm: want @[$NAME]: 5000"; ok
 
 # hist: 1 ms sleeps land in the 1 ms buckets (1000 us is just under 1024);
 # none can be shorter, a busy host may make a few longer
 "$BPFLUA" -e "hist{'t:syscalls:sys_enter_clock_nanosleep', to = 't:syscalls:sys_exit_clock_nanosleep',
-                   filter = 'comm_is(\"bl_oltest\")'}
+                   filter = 'comm_is(\"$NAME\")'}
               os.execute('$W nanosleep 100 >/dev/null')" -d 0.1 >"$tmp/out" 2>"$tmp/err" || fail "-e hist"
 awk '/->/ { n = $5; all += n; if ($1 == 512 || $1 == 1024) near += n; else if ($3 < 512) low += n }
      END { exit !(all == 100 && near >= 95 && low == 0) }' "$tmp/out" || fail "hist: 100 sleeps, nearly all in 512-2047 us"; ok
 
 # trace prints each event with its fields; a filter on a field excludes
 "$BPFLUA" -e "trace{'t:syscalls:sys_enter_openat', fields = {'args.filename', 'args.flags'},
-                    filter = 'comm_is(\"bl_oltest\") && args.flags == 0'}
+                    filter = 'comm_is(\"$NAME\") && args.flags == 0'}
               os.execute('$W openfail 7 >/dev/null')" -d 0.3 >"$tmp/out" 2>"$tmp/err" || fail "-e trace"
-[ "$(grep -c '^bl_oltest .*args_filename=/nonexistent/bpflua-workload args_flags=0$' "$tmp/out")" = 7 ] \
+[ "$(grep -c "^$NAME .*args_filename=/nonexistent/bpflua-workload args_flags=0\$" "$tmp/out")" = 7 ] \
 	|| fail "trace: 7 failing opens with their file name"; ok
 # the loader's own opens (O_CLOEXEC) were filtered out
 ! grep -q 'ld.so.cache' "$tmp/out" || fail "trace filter let O_CLOEXEC opens through"; ok
@@ -42,7 +44,7 @@ awk '/->/ { n = $5; all += n; if ($1 == 512 || $1 == 1024) near += n; else if ($
 grep -qx '@: 777' "$tmp/out" || fail "uprobe count 777"; ok
 
 # a script on stdin
-echo "sum{'t:syscalls:sys_enter_getppid', value = '2', filter = 'comm_is(\"bl_oltest\")'}
+echo "sum{'t:syscalls:sys_enter_getppid', value = '2', filter = 'comm_is(\"$NAME\")'}
       os.execute('$W getppid 300 >/dev/null')" | "$BPFLUA" -d 0.1 >"$tmp/out" 2>"$tmp/err" || fail "stdin script"
 grep -qx '@: 600' "$tmp/out" || fail "sum from stdin: 2 x 300"; ok
 

@@ -72,7 +72,7 @@ t.eq(kind .. " " .. name, "tracepoint syscalls:sys_enter_getppid", "first existi
 if not BPF.features().kprobes then
   local ok, err = pcall(probe.choose, "TCP state changes", { { "tracepoint", "sock:no_such_state" },
                                                              { "kprobe", "tcp_set_state" } })
-  err = type(err) == "table" and err.plain or tostring(err)
+  err = tostring(err)
   t.ok(not ok and err:find("tracepoint sock:no_such_state does not exist", 1, true)
        and err:find("needs kprobes, which this kernel lacks", 1, true), "no attach point: " .. err)
 end

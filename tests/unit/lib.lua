@@ -5,7 +5,7 @@ local M = { checks = 0, failures = 0, dir = arg[0]:match("^(.*)/[^/]*$") or "." 
 
 local function fail(msg)
   M.failures = M.failures + 1
-  local where = debug.getinfo(3, "Sl")
+  local where = debug.getinfo(3, "Sl") or debug.getinfo(2, "Sl")
   io.stderr:write(string.format("FAIL %s:%d: %s\n", where.short_src, where.currentline, msg))
 end
 

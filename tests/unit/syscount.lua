@@ -41,8 +41,8 @@ end
 
 local function hist_by_syscall()
   local SLOTS = 32
-  return map({ { 0 * SLOTS + 2, { 3, 1 } }, { 0 * SLOTS + 4, { 0, 1 } }, { 3 * SLOTS + 0, { 2, 0 } },
-               { 3 * SLOTS + 10, { 1, 2 } }, { 230 * SLOTS + 10, { 1, 0 } }, { 39 * SLOTS + 0, { 0, 0 } } })
+  return map({ { 0 * SLOTS + 2, { 3, 1 } }, { 0 * SLOTS + 4, { 0, 1 } }, { 3 * SLOTS + 1, { 2, 0 } },
+               { 3 * SLOTS + 10, { 1, 2 } }, { 230 * SLOTS + 10, { 1, 0 } }, { 39 * SLOTS + 1, { 0, 0 } } })
 end
 
 local function by_process()
@@ -96,7 +96,7 @@ for _, c in ipairs(CASES) do
     os.remove(path)
     local name = "syscount_" .. c[1] .. (format == "json" and ".json" or ".txt")
     if not ok then
-      t.ok(false, name .. ": " .. tostring(type(err) == "table" and err.plain or err))
+      t.ok(false, name .. ": " .. tostring(type(err) == "table" and err.message or err))
     else
       t.golden(name, text)
     end
