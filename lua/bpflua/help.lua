@@ -163,6 +163,10 @@ function M.signature(f, short)
     short and "" or string.format("  -- defined at %s:%d", info.short_src, info.linedefined))
 end
 
+local function quote(s)
+  return '"' .. BPF.printable(s):gsub('"', '\\"') .. '"'
+end
+
 -- words after a heading, wrapped under it at 80 columns
 local function wrap(head, words)
   local lines, line = {}, head
@@ -204,10 +208,13 @@ local function object_lines(b, out)
 end
 
 -- The text of help(topic).
-function M.text(topic, ...)
-  if select("#", ...) == 0 and topic == nil then return M.OVERVIEW end
+function M.text(...)
+  if select("#", ...) == 0 then return M.OVERVIEW end
+  local topic = ...
   local out = {}
-  if topic == BPF then
+  if topic == nil then
+    return "help(nil): that name holds nothing (help for the overview, help(\"count\") for one name)"
+  elseif topic == BPF then
     entry_lines(DOCS.BPF, out)
     out[#out + 1] = methods_of(BPF.methods, "methods of the object: ")
     local mods = {}
@@ -241,10 +248,13 @@ function M.text(topic, ...)
     local key = topic:gsub("^:", ""):gsub("^BPF[.:]", ""):gsub("^[bth]:", "")
     local e = DOCS[key] or DOCS["b:" .. key] or DOCS[key .. "_"]
     if not e then
-      local names = {}
-      for k in pairs(DOCS) do names[#names + 1] = (k:gsub("_$", "")) end
+      local names, dup = {}, {}
+      for k in pairs(DOCS) do
+        local n = k:gsub("_$", "")
+        if not dup[n] then dup[n] = true; names[#names + 1] = n end
+      end
       table.sort(names)
-      return string.format("no help for %q; topics: %s", BPF.printable(topic), table.concat(names, " "))
+      return wrap(string.format("no help for %s; topics:", quote(topic)), names)
     end
     entry_lines(e, out)
     if DOCS[key .. "_"] and DOCS[key] then entry_lines(DOCS[key .. "_"], out) end

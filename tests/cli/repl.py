@@ -114,6 +114,26 @@ out = send("count")
 check('count{ PROBE, by = KEYS, filter = "C" }' in out and not ADDR.search(out), "a bare function shows its signature", out)
 check("PAGED-BY-TEST" not in out, "short output is not paged")
 
+# a histogram drawn, hostile names escaped, a 100,000-entry table at once
+send('m = BPF{ text = [[BPF_HISTOGRAM(dist); struct nk { char name[16]; }; BPF_HASH(names, struct nk, u64); '
+     'BPF_HASH(big, u32, u64, 100000);]] }')
+send('for i = 0, 5 do m:get_table("dist"):set(i, 10 * i) end')
+out = send('m:get_table("dist")')
+check(re.search(r"^@dist:\r?$", out, re.M) and re.search(r"^ +4 -> 7 +: 30 +\|\*{24} +\|", out, re.M)
+      and re.search(r"^ +16 -> 31 +: 50 +\|\*{40}\|", out, re.M), "a BPF_HISTOGRAM shows as a log2 histogram", out)
+out = send('m:get_table("names"):set({ name = "ev\\27[2Jil" }, 7) return m:get_table("names")')
+check("@names[name=ev\\x1b[2Jil]: 7" in out and "\x1b[2J" not in out, "a key's control characters are escaped", out)
+send('do local t = m:get_table("big") for i = 1, 100000 do t:set(i, i) end end')
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 1000, 100, 0, 0))  # tall enough: no pager
+t0 = time.time()
+out = send('m:get_table("big")', r"entries in all.*\n.*bpflua> $")
+took = time.time() - t0
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+rows = re.findall(r"^@big\[\d+\]: \d+\r?$", out, re.M)
+check(len(rows) == 500 and "... 99500 more (100000 entries in all" in out and took < 10,
+      "a 100,000-entry table shows its first 500 rows (%.2f s)" % took, out[-500:])
+send("m:cleanup()")
+
 # :tables, :probes, and :detach of one probe while the rest stay
 send('u = BPF{ text = [[BPF_ARRAY(n, u64, 1); int on_call(struct pt_regs *ctx) { n.increment(0); return 0; }]] }')
 send('u:attach_uprobe{ name = "%s", sym = "bl_traced_function", fn_name = "on_call" }' % load)
