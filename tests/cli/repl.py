@@ -93,7 +93,14 @@ out = send('probes("t:sched:*exec*")')
 check("tracepoint:sched:sched_process_exec" in out and not ADDR.search(out), "probes() shows probe names", out)
 out = send('c = BPF{ text = [[BPF_HASH(c, u32, u64); TRACEPOINT_PROBE(syscalls, sys_enter_getppid) '
            '{ u32 p = bpf_get_current_pid_tgid() >> 32; c.increment(p); return 0; } ]] }')
-wpid = int(send('p2 = io.popen("%s getppid 4321"):read("a"):match("%%d+") + 0 return p2' % load).split("\n")[1])
+def workload_pid(args):
+    """Runs the workload from the REPL; its pid, as the REPL shows it."""
+    send('wp = io.popen("%s %s"):read("a"):match("%%d+")' % (load, args))
+    out = send('"WPID" .. wp')
+    m = re.search(r'"WPID(\d+)"', out)
+    check(m, "the workload ran", out)
+    return int(m.group(1))
+wpid = workload_pid("getppid 4321")
 out = send('c:get_table("c"):items()')
 check(re.search(r"^%d\t4321\r?$" % wpid, out, re.M) and not ADDR.search(out),
       "an items() iterator typed alone shows its keys and counts", out)
@@ -158,7 +165,7 @@ check(re.search(r"^300\r?$", out, re.M), "after :detach the uprobe counts no mor
 out = send(":probes")
 check("bl_traced_function" not in out and "c          tracepoint:syscalls:sys_enter_getppid" in out,
       ":probes shows the uprobe gone and the tracepoint kept", out)
-wpid = int(send('return io.popen("%s getppid 77"):read("a"):match("%%d+") + 0' % load).split("\n")[1])
+wpid = workload_pid("getppid 77")
 out = send("c:get_table('c'):get(%d)" % wpid)
 check(re.search(r"^77\r?$", out, re.M), "the other probes still count", out)
 
