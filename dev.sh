@@ -14,15 +14,17 @@ cd "$(dirname "$0")"
 #   libedit-dev    line editing, history and completion in the REPL
 #   nettle-dev     SHA-256 for the compiled-program cache (keys and checksums)
 #   linux-headers-amd64  a kernel header tree for BPF C when the running kernel has none
-#   xz-utils       unpacks /sys/kernel/kheaders.tar.xz on kernels that carry their headers
+#   libarchive-dev unpacks /sys/kernel/kheaders.tar.xz on kernels that carry their headers
+#   zlib1g-dev     reads /proc/config.gz (why a kprobe is missing)
 #   cmake gcc make pkg-config  the build
 #   libcmocka-dev  C unit tests (test only)
 #   util-linux     unshare/setpriv for the no-BTF and no-privilege tests (test only)
 #   python3        parses the tracers' JSON and SVG output in tests (test only)
 #   python3-grpcio a gRPC server and client for the http tracer's test (test only)
 #   openssl        a throwaway certificate for the HTTPS test (test only)
-RUN_PKGS="libbpfcc-dev liblua5.4-dev libelf-dev libjson-c-dev libedit-dev nettle-dev linux-headers-amd64 xz-utils cmake gcc make pkg-config libc6-dev"
-TEST_PKGS="libcmocka-dev util-linux procps python3 python3-grpcio openssl"
+#   xz-utils       makes a kheaders.tar.xz for the header-tree unit test (test only)
+RUN_PKGS="libbpfcc-dev liblua5.4-dev libelf-dev libjson-c-dev libedit-dev nettle-dev libarchive-dev zlib1g-dev linux-headers-amd64 cmake gcc make pkg-config libc6-dev"
+TEST_PKGS="libcmocka-dev util-linux procps python3 python3-grpcio openssl xz-utils"
 
 install_missing() {
 	local missing=()

@@ -210,8 +210,7 @@ static int copy_funcs(void *mod, struct bl_object *obj, const int *fds)
 			struct bpf_insn *in = &f->insns[k];
 			size_t m;
 
-			if (in->code != (BPF_LD | BPF_IMM | BPF_DW) ||
-			    (in->src_reg != BPF_PSEUDO_MAP_FD && in->src_reg != BPF_PSEUDO_MAP_VALUE))
+			if (!bl_insn_is_map_ref(in))
 				continue;
 			for (m = 0; m < obj->nmaps; m++)
 				if (fds[m] == in->imm)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "compile.h"
+#include "grow.h"
 #include "error.h"
 #include "serialize.h"
 
@@ -67,21 +68,12 @@ static void child(const struct bl_compile_opts *opts, int fd)
 
 static unsigned char *read_all(int fd, size_t *len)
 {
-	size_t cap = 65536, n = 0;
-	unsigned char *buf = malloc(cap);
+	size_t cap = 0, n = 0;
+	unsigned char *buf = NULL;
 
-	while (buf) {
-		ssize_t r;
+	while (!bl_grow((void **)&buf, &cap, n + 1, 1, 65536)) {
+		ssize_t r = read(fd, buf + n, cap - n);
 
-		if (n == cap) {
-			unsigned char *p = realloc(buf, cap * 2);
-
-			if (!p)
-				break;
-			buf = p;
-			cap *= 2;
-		}
-		r = read(fd, buf + n, cap - n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {

@@ -5,12 +5,14 @@
 #include <string.h>
 
 static char last_error[8192];
+static int last_errno;
 int bl_verbose_level;
 
 int bl_error(int err, const char *fmt, ...)
 {
 	va_list ap;
 
+	last_errno = err;
 	va_start(ap, fmt);
 	vsnprintf(last_error, sizeof(last_error), fmt, ap);
 	va_end(ap);
@@ -22,9 +24,15 @@ const char *bl_last_error(void)
 	return last_error[0] ? last_error : "unknown error";
 }
 
+int bl_last_errno(void)
+{
+	return last_errno;
+}
+
 void bl_clear_error(void)
 {
 	last_error[0] = '\0';
+	last_errno = 0;
 }
 
 /* A warning such as "using mismatched headers" is printed by every compile;

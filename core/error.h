@@ -13,6 +13,8 @@
  * `return bl_error(-ENOENT, "no tracepoint %s", name);` */
 int bl_error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *bl_last_error(void);
+/* The negative errno that went with the last message (0: none) */
+int bl_last_errno(void);
 void bl_clear_error(void);
 
 /* Warnings go to stderr, once per distinct text, prefixed with the program name. */

@@ -1,5 +1,7 @@
 #include "headers.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -462,29 +464,74 @@ static int usable(const struct bl_headers_opts *o, const char *dir, struct bl_he
 	return 1;
 }
 
-/* tar, with no shell between it and the paths, in a umask that keeps the
- * extracted tree writable by us alone. */
+/* An archive entry's name stays below the directory it is extracted to. */
+static int safe_entry_name(const char *name)
+{
+	if (!name || name[0] == '/')
+		return 0;
+	for (const char *p = name; (p = strstr(p, "..")); p += 2)
+		if ((p == name || p[-1] == '/') && (p[2] == '/' || !p[2]))
+			return 0;
+	return 1;
+}
+
+/* The kernel's header archive, through libarchive: entries stay under dir
+ * (no absolute names, no "..", nothing written through a link; dir itself
+ * is resolved first, so only links the archive made count), owned by us
+ * with the archive's modes less group/other write. */
 static int untar(const char *archive, const char *dir)
 {
-	int status;
-	pid_t pid = fork();
+	struct archive *in = archive_read_new(), *out = archive_write_disk_new();
+	struct archive_entry *e;
+	char root[PATH_MAX], path[PATH_MAX];
+	int err = -ENOMEM, r;
 
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		if (null >= 0)
-			dup2(null, 2);
-		umask(022);
-		execlp("tar", "tar", "-xJf", archive, "-C", dir, "--no-same-owner", "--no-same-permissions",
-		       (char *)NULL);
-		_exit(127);
+	if (!in || !out)
+		goto out;
+	if (!realpath(dir, root)) {
+		err = -errno;
+		goto out;
 	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+	archive_read_support_filter_all(in);
+	archive_read_support_format_tar(in);
+	archive_write_disk_set_options(out, ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+						    ARCHIVE_EXTRACT_PERM);
+	err = -EIO;
+	if (archive_read_open_filename(in, archive, 65536) != ARCHIVE_OK)
+		goto out;
+	while ((r = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
+		const void *buf;
+		size_t len;
+		la_int64_t off;
+
+		if (!safe_entry_name(archive_entry_pathname(e)) ||
+		    (archive_entry_hardlink(e) && !safe_entry_name(archive_entry_hardlink(e)))) {
+			bl_warn("%s: entry %s leaves the tree", archive, archive_entry_pathname(e));
+			goto out;
+		}
+		snprintf(path, sizeof(path), "%s/%s", root, archive_entry_pathname(e));
+		archive_entry_set_pathname(e, path);
+		if (archive_entry_hardlink(e)) {
+			snprintf(path, sizeof(path), "%s/%s", root, archive_entry_hardlink(e));
+			archive_entry_set_hardlink(e, path);
+		}
+		archive_entry_set_perm(e, archive_entry_perm(e) & 0755);
+		if (archive_write_header(out, e) != ARCHIVE_OK)
+			goto out;
+		while ((r = archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK)
+			if (archive_write_data_block(out, buf, len, off) != ARCHIVE_OK)
+				goto out;
+		if (r != ARCHIVE_EOF || archive_write_finish_entry(out) != ARCHIVE_OK)
+			goto out;
+	}
+	err = r == ARCHIVE_EOF ? 0 : -EIO;
+out:
+	if (err == -EIO)
+		bl_verbose("%s: %s", archive, archive_error_string(in) ? archive_error_string(in)
+					      : archive_error_string(out) ? archive_error_string(out) : "?");
+	archive_read_free(in);
+	archive_write_free(out);
+	return err;
 }
 
 static int build_kheaders(const char *dst, const void *arg)

@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+#include <zlib.h>
 
 static struct bl_features feat;
 static int probed;
@@ -171,23 +172,25 @@ static int try_perf_sampling(void)
 	return 1;
 }
 
+/* The running kernel's build option, from /proc/config.gz or
+ * /boot/config-RELEASE (zlib reads plain files as they are). */
 const char *bl_kconfig(const char *option)
 {
-	char cmd[512], line[512];
+	char path[512], line[512];
 	struct utsname un;
 	const char *val = NULL;
 	size_t olen = strlen(option);
-	FILE *f;
+	gzFile f;
 
 	uname(&un);
 	if (exists("/proc/config.gz"))
-		snprintf(cmd, sizeof(cmd), "gzip -dc /proc/config.gz 2>/dev/null");
+		snprintf(path, sizeof(path), "/proc/config.gz");
 	else
-		snprintf(cmd, sizeof(cmd), "cat /boot/config-%s 2>/dev/null", un.release);
-	f = popen(cmd, "r");
+		snprintf(path, sizeof(path), "/boot/config-%s", un.release);
+	f = gzopen(path, "rb");
 	if (!f)
 		return NULL;
-	while (fgets(line, sizeof(line), f)) {
+	while (gzgets(f, line, sizeof(line))) {
 		if (!val)
 			val = "n"; /* a readable config that never sets it */
 		if (!strncmp(line, option, olen) && line[olen] == '=') {
@@ -195,7 +198,7 @@ const char *bl_kconfig(const char *option)
 			break;
 		}
 	}
-	pclose(f);
+	gzclose(f);
 	return val;
 }
 

@@ -123,8 +123,7 @@ int bl_load_prog(const struct bl_object *obj, const int *map_fds, const char *fn
 		return -ENOMEM;
 	memcpy(insns, f->insns, f->ninsns * sizeof(*insns));
 	for (size_t k = 0; k < f->ninsns; k++) {
-		if (insns[k].code != (BPF_LD | BPF_IMM | BPF_DW) ||
-		    (insns[k].src_reg != BPF_PSEUDO_MAP_FD && insns[k].src_reg != BPF_PSEUDO_MAP_VALUE))
+		if (!bl_insn_is_map_ref(&insns[k]))
 			continue;
 		if ((size_t)insns[k].imm >= obj->nmaps) {
 			err = bl_error(-EINVAL, "function %s: map reference %d out of range", fn, insns[k].imm);

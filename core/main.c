@@ -37,39 +37,52 @@ static const char usage[] =
 	"       bpflua cache list|clear                 the compiled-program cache\n"
 	"       bpflua --help | --version\n";
 
-/* Error objects that are tables with a `plain` message are user errors
- * (bad option, unknown tracer): no traceback for those, and they keep their
- * fields (`usage` marks a usage error, exit status 2). */
+/* Error objects (lua/errors.c) are user-facing errors: no traceback, and
+ * their kind decides the exit status. Strings are a script's own bugs: they
+ * get lua.c's traceback. */
 static int msghandler(lua_State *L)
 {
 	const char *msg = lua_tostring(L, 1);
 
-	if (lua_istable(L, 1))
-		return 1;
-	if (msg && !strcmp(msg, "interrupted"))
+	if (bl_lua_error_kind(L, 1))
 		return 1;
 	if (!msg) {
 		if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
 			return 1;
 		msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
 	}
-	if (strstr(msg, "interrupted") && strlen(msg) < 64)
-		return 1;
 	luaL_traceback(L, L, msg, 1);
 	return 1;
 }
 
 /* Exit statuses, one convention for every entry point (README):
- * 0 done, 1 failed, 2 usage error, 130 interrupted. */
+ * 0 done, 1 failed, 2 usage error, 130 interrupted, 128+N signal N. */
 enum { EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
+
+static int exit_status(lua_State *L, int idx, const char *kind)
+{
+	int rc = EXIT_FAILED;
+
+	if (!kind)
+		return rc;
+	if (!strcmp(kind, "usage"))
+		return EXIT_USAGE;
+	if (!strcmp(kind, "interrupted"))
+		return EXIT_INTERRUPTED;
+	lua_getfield(L, idx, "exit");
+	if (lua_isinteger(L, -1))
+		rc = (int)lua_tointeger(L, -1);
+	lua_pop(L, 1);
+	return rc;
+}
 
 /* Runs the function on top of the stack with nargs arguments below it;
  * returns the process exit status. */
 static int run_protected(lua_State *L, int nargs)
 {
 	int base = lua_gettop(L) - nargs;
-	int status, rc = EXIT_FAILED;
-	const char *msg;
+	int status, rc;
+	const char *kind;
 
 	lua_pushcfunction(L, msghandler);
 	lua_insert(L, base);
@@ -80,25 +93,11 @@ static int run_protected(lua_State *L, int nargs)
 		lua_pop(L, 1);
 		return rc;
 	}
-	if (lua_istable(L, -1)) {
-		lua_getfield(L, -1, "usage");
-		if (lua_toboolean(L, -1))
-			rc = EXIT_USAGE;
-		lua_pop(L, 1);
-		lua_getfield(L, -1, "exit");
-		if (lua_isinteger(L, -1))
-			rc = (int)lua_tointeger(L, -1);
-		lua_pop(L, 1);
-		lua_getfield(L, -1, "plain");
-		lua_replace(L, -2);
-	}
-	msg = lua_tostring(L, -1);
-	if (msg && strstr(msg, "interrupted") && strlen(msg) < 64) {
-		lua_pop(L, 1);
-		return EXIT_INTERRUPTED;
-	}
-	fprintf(stderr, "bpflua: %s\n", msg ? msg : "error");
-	lua_pop(L, 1);
+	kind = bl_lua_error_kind(L, -1);
+	rc = exit_status(L, lua_gettop(L), kind);
+	if (rc != EXIT_INTERRUPTED) /* Ctrl-C needs no message */
+		fprintf(stderr, "bpflua: %s\n", luaL_tolstring(L, -1, NULL));
+	lua_settop(L, base - 1);
 	return rc;
 }
 

@@ -6,10 +6,9 @@
 #ifndef BPFLUA_OBJECT_H
 #define BPFLUA_OBJECT_H
 
+#include <linux/bpf.h>
 #include <stddef.h>
 #include <stdint.h>
-
-struct bpf_insn;
 
 struct bl_map_spec {
 	char *name;
@@ -40,6 +39,14 @@ struct bl_object {
 	size_t nfuncs;
 	struct bl_func *funcs;
 };
+
+/* A 16-byte load of a map's fd or value address: the instructions whose imm
+ * holds a map (an index in an object, an fd once loaded). */
+static inline int bl_insn_is_map_ref(const struct bpf_insn *in)
+{
+	return in->code == (BPF_LD | BPF_IMM | BPF_DW) &&
+	       (in->src_reg == BPF_PSEUDO_MAP_FD || in->src_reg == BPF_PSEUDO_MAP_VALUE);
+}
 
 void bl_object_free(struct bl_object *obj);
 const struct bl_func *bl_object_func(const struct bl_object *obj, const char *name);

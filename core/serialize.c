@@ -1,9 +1,13 @@
 /* The format: little-endian u32 counts and lengths, strings as length +
- * bytes (length 0xffffffff for NULL), instructions as raw 8-byte records.
+ * bytes (length 0xffffffff for NULL), instructions as raw 8-byte records in
+ * the host's order, as the kernel takes them (the cache key names the
+ * kernel build, so an entry never meets another architecture).
  * Decoding checks every length against what is left, so a truncated or
  * corrupt buffer is refused, never read past. */
 #include "serialize.h"
+#include "grow.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <linux/bpf.h>
 #include <stdint.h>
@@ -23,19 +27,9 @@ static void put(struct wbuf *w, const void *data, size_t n)
 {
 	if (w->oom)
 		return;
-	if (w->len + n > w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 4096;
-		unsigned char *p;
-
-		while (cap < w->len + n)
-			cap *= 2;
-		p = realloc(w->p, cap);
-		if (!p) {
-			w->oom = 1;
-			return;
-		}
-		w->p = p;
-		w->cap = cap;
+	if (bl_grow((void **)&w->p, &w->cap, w->len + n, 1, 4096)) {
+		w->oom = 1;
+		return;
 	}
 	memcpy(w->p + w->len, data, n);
 	w->len += n;
@@ -43,6 +37,7 @@ static void put(struct wbuf *w, const void *data, size_t n)
 
 static void put_u32(struct wbuf *w, uint32_t v)
 {
+	v = htole32(v);
 	put(w, &v, sizeof(v));
 }
 
@@ -118,7 +113,7 @@ static uint32_t get_u32(struct rbuf *r)
 	uint32_t v = 0;
 
 	get(r, &v, sizeof(v));
-	return v;
+	return le32toh(v);
 }
 
 /* A count of items at least `min_size` bytes each must fit in what is left:
@@ -215,9 +210,7 @@ int bl_object_decode(const unsigned char *buf, size_t len, struct bl_object **ou
 		get(&r, f->insns, f->ninsns * sizeof(struct bpf_insn));
 		/* map references must point at a map of this object */
 		for (size_t k = 0; k < f->ninsns && !r.bad; k++)
-			if (f->insns[k].code == (BPF_LD | BPF_IMM | BPF_DW) &&
-			    (f->insns[k].src_reg == BPF_PSEUDO_MAP_FD || f->insns[k].src_reg == BPF_PSEUDO_MAP_VALUE) &&
-			    (size_t)f->insns[k].imm >= obj->nmaps)
+			if (bl_insn_is_map_ref(&f->insns[k]) && (size_t)f->insns[k].imm >= obj->nmaps)
 				r.bad = 1;
 	}
 	if (r.bad || r.left || !obj->license) {

@@ -19,6 +19,8 @@
 #include "../core/headers.h"
 #include "../core/kernel.h"
 #include "../core/load.h"
+#include "../core/grow.h"
+#include "../core/open.h"
 #include "../core/symbols.h"
 #include "../core/syscalls.h"
 #include "lbpflua.h"
@@ -30,13 +32,6 @@ struct lbpf *lbpf_check(lua_State *L, int idx)
 	if (b->closed)
 		luaL_error(L, "this BPF object was cleaned up");
 	return b;
-}
-
-static int raise_core(lua_State *L, const char *what)
-{
-	if (what)
-		return luaL_error(L, "%s: %s", what, bl_last_error());
-	return luaL_error(L, "%s", bl_last_error());
 }
 
 /* Frees everything the object owns, in reverse order of creation: links
@@ -57,8 +52,6 @@ void lbpf_release(struct lbpf *b)
 	free(b->progs);
 	if (b->obj) {
 		for (size_t i = 0; i < b->obj->nmaps; i++) {
-			if (b->map_fds && b->map_fds[i] >= 0)
-				close(b->map_fds[i]);
 			if (b->key_types)
 				bl_type_free(b->key_types[i]);
 			if (b->leaf_types)
@@ -67,12 +60,12 @@ void lbpf_release(struct lbpf *b)
 				bl_type_free(b->event_types[i]);
 		}
 	}
-	free(b->map_fds);
 	free(b->key_types);
 	free(b->leaf_types);
 	free(b->event_types);
-	bl_object_free(b->obj);
+	bl_object_close(b->obj, b->map_fds);
 	b->obj = NULL;
+	b->map_fds = NULL;
 	if (b->L && b->cb_error_ref != LUA_NOREF)
 		luaL_unref(b->L, LUA_REGISTRYINDEX, b->cb_error_ref);
 	b->cb_error_ref = LUA_NOREF;
@@ -150,7 +143,7 @@ static int load_func(lua_State *L, struct lbpf *b, const char *fn, int prog_type
 		if (b->progs[i].type == prog_type && !strcmp(b->progs[i].name, fn))
 			return b->progs[i].fd;
 	if (bl_load_prog(b->obj, b->map_fds, fn, prog_type, &fd))
-		raise_core(L, NULL);
+		bl_lua_raise_core(L, NULL);
 	p = realloc(b->progs, sizeof(*p) * (b->nprogs + 1));
 	if (!p) {
 		close(fd);
@@ -171,23 +164,16 @@ static void do_attach(lua_State *L, struct lbpf *b, const char *kind, const char
 	struct bl_link link;
 	int fd;
 
-	if (b->nlinks == b->caplinks) {
-		size_t cap = b->caplinks ? b->caplinks * 2 : 8;
-		struct bl_link *nl = realloc(b->links, cap * sizeof(*nl));
-
-		if (!nl)
-			luaL_error(L, "out of memory");
-		b->links = nl;
-		b->caplinks = cap;
-	}
+	if (bl_grow((void **)&b->links, &b->caplinks, b->nlinks + 1, sizeof(*b->links), 8))
+		luaL_error(L, "out of memory");
 	if (!strcmp(kind, "kprobe") && !bl_features()->kprobes) {
 		/* say "no kprobes" before the program is even loaded */
 		if (bl_attach(prov, -1, spec, &link))
-			raise_core(L, NULL);
+			bl_lua_raise_core(L, NULL);
 	}
 	fd = load_func(L, b, fn, prov->prog_type);
 	if (bl_attach(prov, fd, spec, &link))
-		raise_core(L, NULL);
+		bl_lua_raise_core(L, NULL);
 	b->links[b->nlinks++] = link;
 }
 
@@ -344,8 +330,6 @@ static int l_new(lua_State *L)
 {
 	const char *cflags[MAX_CFLAGS];
 	struct bl_compile_opts co = { 0 };
-	const struct bl_headers *h;
-	const struct bl_features *f;
 	struct lbpf *b;
 	int nc = 0, top, use_cache;
 
@@ -386,17 +370,6 @@ static int l_new(lua_State *L)
 	co.cflags = cflags;
 	co.ncflags = nc;
 
-	f = bl_features();
-	if (!f->bpf_syscall)
-		return luaL_error(L, "cannot use BPF here%s",
-				  *bl_privilege_hint() ? bl_privilege_hint()
-						       : " (the bpf() system call failed: is CONFIG_BPF_SYSCALL set, "
-							 "or kernel.unprivileged_bpf_disabled in the way?)");
-	h = bl_headers_host();
-	if (!h)
-		return raise_core(L, NULL);
-	co.kernel_source = h->path;
-
 	b = lua_newuserdatauv(L, sizeof(*b), 1);
 	memset(b, 0, sizeof(*b));
 	b->cb_error_ref = LUA_NOREF;
@@ -405,21 +378,16 @@ static int l_new(lua_State *L)
 	lua_getfield(L, 1, "cache");
 	use_cache = lua_isnil(L, -1) || lua_toboolean(L, -1);
 	lua_pop(L, 1);
-	if (bl_cache_compile(&co, h, use_cache, &b->obj))
-		return raise_core(L, NULL);
+	if (bl_object_open(&co, use_cache, &b->obj, &b->map_fds))
+		return bl_lua_raise_core(L, NULL);
 	b->closed = 0;
 	b->L = L;
-	b->map_fds = calloc(b->obj->nmaps + 1, sizeof(int));
 	b->key_types = calloc(b->obj->nmaps + 1, sizeof(void *));
 	b->leaf_types = calloc(b->obj->nmaps + 1, sizeof(void *));
 	b->event_types = calloc(b->obj->nmaps + 1, sizeof(void *));
-	if (!b->map_fds || !b->key_types || !b->leaf_types || !b->event_types)
-		return luaL_error(L, "out of memory");
-	for (size_t i = 0; i < b->obj->nmaps; i++)
-		b->map_fds[i] = -1;
-	if (bl_load_maps(b->obj, b->map_fds)) {
+	if (!b->key_types || !b->leaf_types || !b->event_types) {
 		lbpf_release(b);
-		return raise_core(L, NULL);
+		return luaL_error(L, "out of memory");
 	}
 	/* A failed auto-attach must not leave the earlier ones attached until
 	 * the collector gets round to the object. */
@@ -466,7 +434,7 @@ static int l_cache_list(lua_State *L)
 	lua_newtable(L);
 	n = bl_cache_list(push_entry, L);
 	if (n < 0)
-		return raise_core(L, NULL);
+		return bl_lua_raise_core(L, NULL);
 	lua_pushstring(L, bl_cache_programs_path());
 	return 2;
 }
@@ -476,7 +444,7 @@ static int l_cache_clear(lua_State *L)
 	int n = bl_cache_clear();
 
 	if (n < 0)
-		return raise_core(L, NULL);
+		return bl_lua_raise_core(L, NULL);
 	lua_pushinteger(L, n);
 	return 1;
 }
@@ -856,6 +824,9 @@ int luaopen_bpf(lua_State *L)
 		{ "TRACEPOINT", BPF_PROG_TYPE_TRACEPOINT },
 		{ "RAW_TRACEPOINT", BPF_PROG_TYPE_RAW_TRACEPOINT },
 		{ "PERF_EVENT", BPF_PROG_TYPE_PERF_EVENT },
+		/* what helpers return, negated (e.g. get_stackid: -EFAULT, no user stack) */
+		{ "EFAULT", EFAULT },
+		{ "ENOENT", ENOENT },
 	};
 
 	if (luaL_newmetatable(L, BPF_MT)) {
@@ -872,6 +843,7 @@ int luaopen_bpf(lua_State *L)
 	luaL_newlib(L, module_funcs);
 	bl_lua_process_open(L);
 	bl_lua_text_open(L);
+	bl_lua_errors_open(L);
 	bl_lua_outfile_open(L);
 	bl_lua_inet_open(L);
 	for (size_t i = 0; i < sizeof(consts) / sizeof(consts[0]); i++) {

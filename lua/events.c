@@ -87,6 +87,7 @@ static struct lbuf *new_buf(lua_State *L, struct ltable *t, int is_ring)
 	for (size_t i = 0; i < b->nbufs; i++)
 		if (b->bufs[i]->map == t->map)
 			luaL_error(L, "%s is already open", b->obj->maps[t->map].name);
+	lbpf_event_type(L, b, t->map); /* may raise: before anything is allocated */
 	bufs = realloc(b->bufs, sizeof(*bufs) * (b->nbufs + 1));
 	if (!bufs)
 		luaL_error(L, "out of memory");
@@ -98,7 +99,6 @@ static struct lbuf *new_buf(lua_State *L, struct ltable *t, int is_ring)
 	lb->map = t->map;
 	lb->is_ring = is_ring;
 	lb->cb_ref = lb->lost_ref = lb->reuse_ref = LUA_NOREF;
-	lbpf_event_type(L, b, t->map);
 	return lb;
 }
 
@@ -165,8 +165,11 @@ int bl_lua_open_perf_buffer(lua_State *L)
 	b->L = L;
 	if (bl_perfbuf_open(b->map_fds[t->map], page_cnt, deliver, lost, lb, &lb->pb)) {
 		free(lb);
-		return luaL_error(L, "%s", bl_last_error());
+		return bl_lua_raise_core(L, NULL);
 	}
+	/* owned by the object from here, so an error below leaks nothing */
+	b->bufs[b->nbufs++] = lb;
+	b->perfbufs[b->nperfbufs++] = lb->pb;
 	lua_pushvalue(L, 2);
 	lb->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	set_reuse(L, 3, lb);
@@ -177,8 +180,6 @@ int bl_lua_open_perf_buffer(lua_State *L)
 		else
 			lua_pop(L, 1);
 	}
-	b->bufs[b->nbufs++] = lb;
-	b->perfbufs[b->nperfbufs++] = lb->pb;
 	return 0;
 }
 
@@ -202,12 +203,12 @@ int bl_lua_open_ring_buffer(lua_State *L)
 		err = bl_ringbuf_add(b->ringbuf, b->map_fds[t->map], b->obj->maps[t->map].max_entries, deliver, lb);
 	if (err) {
 		free(lb);
-		return luaL_error(L, "%s", bl_last_error());
+		return bl_lua_raise_core(L, NULL);
 	}
+	b->bufs[b->nbufs++] = lb; /* owned by the object from here */
 	lua_pushvalue(L, 2);
 	lb->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	set_reuse(L, 3, lb);
-	b->bufs[b->nbufs++] = lb;
 	return 0;
 }
 

@@ -6,8 +6,7 @@
  * untrusted: strings from other processes must come out as valid UTF-8
  * (invalid bytes become U+FFFD), NaN and infinities as null, and a cyclic
  * or too deep table must raise an error without leaking what was built.
- * The text grows in a boxed buffer (a userdata whose __gc frees it), as
- * lauxlib boxes its temporaries. Numbers are written in the shortest form
+ * The text grows in a box (box.c), as lauxlib boxes its temporaries. Numbers are written in the shortest form
  * that reads back to the same double. */
 #include <math.h>
 #include <stdio.h>
@@ -16,37 +15,18 @@
 
 #include "lbpflua.h"
 
-#define JSONBUF_MT "bpflua.JsonBuffer"
 #define MAX_DEPTH 32
 
+/* the text so far, in a box (box.c) at stack index `box` */
 struct jbuf {
 	char *p;
-	size_t n, cap;
+	size_t n;
+	int box;
 };
-
-static int jbuf_gc(lua_State *L)
-{
-	struct jbuf *j = luaL_checkudata(L, 1, JSONBUF_MT);
-
-	free(j->p);
-	j->p = NULL;
-	return 0;
-}
 
 static void add(lua_State *L, struct jbuf *j, const char *s, size_t len)
 {
-	if (j->n + len > j->cap) {
-		size_t cap = j->cap ? j->cap : 256;
-		char *p;
-
-		while (cap < j->n + len)
-			cap *= 2;
-		p = realloc(j->p, cap);
-		if (!p)
-			luaL_error(L, "json: out of memory");
-		j->p = p;
-		j->cap = cap;
-	}
+	j->p = bl_lua_box_grow(L, j->box, j->n + len);
 	memcpy(j->p + j->n, s, len);
 	j->n += len;
 }
@@ -246,20 +226,12 @@ static void encode(lua_State *L, struct jbuf *j, int idx, int order, int depth)
 int bl_lua_json(lua_State *L)
 {
 	int order = lua_istable(L, 2) ? 2 : 0;
-	struct jbuf *j;
+	struct jbuf j = { NULL, 0, 3 };
 
 	luaL_checkany(L, 1);
 	lua_settop(L, 2);
-	j = lua_newuserdatauv(L, sizeof(*j), 0);
-	memset(j, 0, sizeof(*j));
-	if (luaL_newmetatable(L, JSONBUF_MT)) {
-		lua_pushcfunction(L, jbuf_gc);
-		lua_setfield(L, -2, "__gc");
-	}
-	lua_setmetatable(L, -2);
-	encode(L, j, 1, order, 0);
-	lua_pushlstring(L, j->p, j->n);
-	free(j->p);
-	j->p = NULL;
+	j.p = bl_lua_box(L, 256); /* index 3 */
+	encode(L, &j, 1, order, 0);
+	lua_pushlstring(L, j.p, j.n);
 	return 1;
 }

@@ -91,6 +91,21 @@ int luaopen_bpf(lua_State *L);
 /* process.c: BPF.spawn (the -c command), isatty, errno_name */
 void bl_lua_process_open(lua_State *L);
 
+/* box.c: a malloc'd block owned by a userdata pushed on the stack (freed
+ * by __gc), for temporaries held across calls that may raise */
+void *bl_lua_box(lua_State *L, size_t size);
+void *bl_lua_box_resize(lua_State *L, int idx, size_t size); /* at least size bytes */
+void *bl_lua_box_grow(lua_State *L, int idx, size_t need);   /* doubling to fit need */
+
+/* errors.c: the one error type (see there) */
+void bl_lua_push_error(lua_State *L, const char *kind, const char *message, const char *hint);
+int bl_lua_raise(lua_State *L, const char *kind, const char *fmt, ...);
+/* raises the core's last error (core/error.h), at the script's line */
+int bl_lua_raise_core(lua_State *L, const char *what);
+/* the kind of the error object at idx, or NULL for anything else */
+const char *bl_lua_error_kind(lua_State *L, int idx);
+void bl_lua_errors_open(lua_State *L);
+
 /* json.c */
 int bl_lua_json(lua_State *L);
 

@@ -41,10 +41,7 @@ struct outfile {
 
 static int out_fail(lua_State *L, struct outfile *o, const char *what, int err)
 {
-	lua_newtable(L);
-	lua_pushfstring(L, "cannot %s %s: %s", what, o->path, strerror(err));
-	lua_setfield(L, -2, "plain");
-	return lua_error(L);
+	return bl_lua_raise(L, "failed", "cannot %s %s: %s", what, o->path, strerror(err));
 }
 
 static int flush_buf(struct outfile *o)

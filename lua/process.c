@@ -123,10 +123,7 @@ static int c_start(lua_State *L)
 	if (n == sizeof(e)) {
 		waitpid(c->pid, &c->status, 0);
 		c->done = 1;
-		lua_newtable(L);
-		lua_pushfstring(L, "cannot run the command: %s", strerror(e));
-		lua_setfield(L, -2, "plain");
-		return lua_error(L);
+		return bl_lua_raise(L, "failed", "cannot run the command: %s", strerror(e));
 	}
 	return 0;
 }

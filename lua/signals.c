@@ -1,5 +1,6 @@
 /* Ctrl-C and SIGTERM, the lua.c way: the handler only records the signal and
- * sets a hook; the hook raises "interrupted" at the next Lua instruction
+ * sets a hook; the hook raises an "interrupted" error (errors.c) at the next
+ * Lua instruction
  * unless a sleep or poll already handed the signal to the script (they
  * return early so the script can print its summary).
  *
@@ -20,12 +21,17 @@ static volatile sig_atomic_t aborted; /* SIGHUP or SIGPIPE, once seen */
 
 static void raise_abort(lua_State *L)
 {
-	lua_newtable(L);
 	lua_pushfstring(L, "stopped by SIG%s: %s", sigabbrev_np(aborted),
 			aborted == SIGPIPE ? "the output's reader went away" : "the terminal went away");
-	lua_setfield(L, -2, "plain");
+	bl_lua_push_error(L, "signal", lua_tostring(L, -1), NULL);
 	lua_pushinteger(L, 128 + aborted);
 	lua_setfield(L, -2, "exit");
+	lua_error(L);
+}
+
+static void raise_interrupted(lua_State *L)
+{
+	bl_lua_push_error(L, "interrupted", "interrupted", NULL);
 	lua_error(L);
 }
 
@@ -36,7 +42,7 @@ static void hook(lua_State *L, lua_Debug *ar)
 	if (aborted)
 		raise_abort(L);
 	if (received > delivered)
-		luaL_error(L, "interrupted");
+		raise_interrupted(L);
 }
 
 /* Tracers stop at their own pace on the first Ctrl-C (their sleeps and
@@ -83,7 +89,7 @@ void bl_signals_check(lua_State *L)
 	if (graceful && received < 2)
 		return;
 	if (received && received == delivered)
-		luaL_error(L, "interrupted");
+		raise_interrupted(L);
 }
 
 int bl_signals_consume(void)

@@ -51,12 +51,18 @@ static int fd(const struct ltable *t)
 }
 
 /* Bytes one lookup returns: per-CPU values come 8-byte aligned, one per CPU. */
+/* The kernel lays per-CPU values out 8-byte aligned, one per possible CPU. */
+static size_t percpu_stride(const struct bl_map_spec *m)
+{
+	return (m->value_size + 7) & ~(size_t)7;
+}
+
 static size_t value_bytes(const struct ltable *t)
 {
 	const struct bl_map_spec *m = spec(t);
 
 	if (is_percpu(m->type))
-		return ((m->value_size + 7) & ~7u) * (size_t)bl_possible_cpus();
+		return percpu_stride(m) * (size_t)bl_possible_cpus();
 	return m->value_size;
 }
 
@@ -70,7 +76,7 @@ static void push_value(lua_State *L, struct ltable *t, const unsigned char *v)
 		return;
 	}
 	int n = bl_possible_cpus();
-	size_t stride = (m->value_size + 7) & ~7u;
+	size_t stride = percpu_stride(m);
 
 	lua_createtable(L, n, 0);
 	for (int c = 0; c < n; c++) {
@@ -116,7 +122,7 @@ static int t_set(lua_State *L)
 
 	memset(v, 0, value_bytes(t));
 	if (is_percpu(m->type)) {
-		size_t stride = (m->value_size + 7) & ~7u;
+		size_t stride = percpu_stride(m);
 
 		luaL_checktype(L, 3, LUA_TTABLE);
 		for (int c = 0; c < bl_possible_cpus(); c++) {
@@ -148,32 +154,24 @@ static int is_array(int type)
 	       type == BPF_MAP_TYPE_PERF_EVENT_ARRAY || type == BPF_MAP_TYPE_PROG_ARRAY;
 }
 
-/* Collects every key into one block; returns how many. */
+/* Collects every key into one block, boxed on the stack (box.c) so that an
+ * error while they are decoded leaks nothing; returns how many. */
 static size_t snapshot_keys(lua_State *L, struct ltable *t, unsigned char **out)
 {
 	const struct bl_map_spec *m = spec(t);
-	size_t ks = m->key_size, n = 0, cap = 64;
-	unsigned char *keys = malloc(cap * ks + ks), *prev = NULL;
+	size_t ks = m->key_size, n = 0;
+	int box = lua_gettop(L) + 1;
+	unsigned char *keys = bl_lua_box(L, 64 * ks + ks), *prev = NULL;
 
-	if (!keys)
-		luaL_error(L, "out of memory");
 	for (;;) {
 		int rc;
 
-		if (n == cap) {
-			unsigned char *nk = realloc(keys, (cap *= 2) * ks + ks);
-
-			if (!nk) {
-				free(keys);
-				luaL_error(L, "out of memory");
-			}
-			keys = nk;
-		}
+		keys = bl_lua_box_grow(L, box, (n + 2) * ks);
+		prev = n ? keys + (n - 1) * ks : NULL;
 		rc = prev ? bpf_get_next_key(fd(t), prev, keys + n * ks)
 			  : bpf_get_first_key(fd(t), keys + n * ks, ks);
 		if (rc)
 			break;
-		prev = keys + n * ks;
 		n++;
 		if (n > (size_t)m->max_entries) /* a map being refilled as we walk */
 			break;
@@ -218,7 +216,6 @@ static int t_items(lua_State *L)
 	lua_pushvalue(L, 1);
 	copy = lua_newuserdatauv(L, n * spec(t)->key_size + 1, 0);
 	memcpy(copy, keys, n * spec(t)->key_size);
-	free(keys);
 	lua_pushinteger(L, (lua_Integer)n);
 	lua_pushinteger(L, 0);
 	lua_pushcclosure(L, items_iter, 4);
@@ -236,7 +233,6 @@ static int t_keys(lua_State *L)
 		bl_lua_push_value(L, lbpf_key_type(L, t->b, t->map), keys + i * spec(t)->key_size);
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
-	free(keys);
 	return 1;
 }
 
@@ -258,7 +254,6 @@ static int t_clear(lua_State *L)
 			bpf_delete_elem(fd(t), k);
 	}
 	free(zero);
-	free(keys);
 	return 0;
 }
 

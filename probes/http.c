@@ -9,13 +9,13 @@
  * sock:sock_recv_length, which fire inside the syscall with the socket; the
  * data pointer is the syscall's own argument (user memory, stable ABI). */
 #define IPPROTO_TCP 6
-#define TCP_ESTABLISHED 1
-#define TCP_CLOSE 7
 #define CAP 1024
 
 #include <uapi/linux/ptrace.h>
 #include "config.h"
 #include "endpoints.h"
+#include "http.h"
+#include "tcp_states.h"
 
 enum { K_WRITE = 1, K_READ, K_SENDTO, K_RECVFROM, K_SENDMSG, K_RECVMSG, K_WRITEV, K_READV };
 
@@ -43,7 +43,7 @@ struct event {
 	u32 fd;
 	u32 len;    /* bytes the call moved */
 	u32 caplen; /* of which captured in data */
-	u32 dir;    /* 0 send, 1 receive, 2 the connection closed */
+	u32 dir;    /* BL_DIR_SEND, BL_DIR_RECV or BL_DIR_CLOSED (http.h) */
 	u32 pad;
 	char comm[16];
 	BL_ENDPOINT_FIELDS /* family 0: connected before the trace began */
@@ -127,7 +127,8 @@ static __always_inline void submit(void *ctx, struct event *e)
 	if (events.ringbuf_output(e, sizeof(*e), BL_RB_FLAGS))
 		events_lost.increment(zero);
 #else
-	events.perf_submit(ctx, e, sizeof(*e));
+	if (events.perf_submit(ctx, e, sizeof(*e)))
+		events_lost.increment(zero);
 #endif
 }
 
@@ -211,9 +212,10 @@ static __always_inline int done(void *ctx, long ret)
 			vec = p->ptr;
 			nvec = p->nvec;
 		}
-		payload(ctx, p->sk, p->fd,
-			p->kind == K_READ || p->kind == K_RECVFROM || p->kind == K_RECVMSG || p->kind == K_READV,
-			ret, p->ptr, vec, nvec);
+		u32 dir = p->kind == K_READ || p->kind == K_RECVFROM || p->kind == K_RECVMSG || p->kind == K_READV
+				  ? BL_DIR_RECV : BL_DIR_SEND;
+
+		payload(ctx, p->sk, p->fd, dir, ret, p->ptr, vec, nvec);
 	}
 	pending.delete(&tid);
 	return 0;
@@ -243,7 +245,7 @@ static __always_inline void closed(void *ctx, u64 key)
 		return;
 	e->ts = bpf_ktime_get_ns();
 	e->sk = key;
-	e->dir = 2;
+	e->dir = BL_DIR_CLOSED;
 	e->len = e->caplen = 0;
 	submit(ctx, e);
 }
@@ -251,7 +253,6 @@ static __always_inline void closed(void *ctx, u64 key)
 #ifdef TLS
 /* OpenSSL: the cleartext at SSL_write's entry and SSL_read's return. */
 
-#define TLS_FD 0xffffffff /* in events: the payload is TLS cleartext */
 
 static __always_inline int ssl_enter(u64 ssl, u64 buf, u64 count_ptr, u32 dir)
 {
@@ -263,15 +264,15 @@ static __always_inline int ssl_enter(u64 ssl, u64 buf, u64 count_ptr, u32 dir)
 	return 0;
 }
 
-int ssl_write_enter(struct pt_regs *ctx, void *ssl, void *buf) { return ssl_enter((u64)ssl, (u64)buf, 0, 0); }
-int ssl_read_enter(struct pt_regs *ctx, void *ssl, void *buf) { return ssl_enter((u64)ssl, (u64)buf, 0, 1); }
+int ssl_write_enter(struct pt_regs *ctx, void *ssl, void *buf) { return ssl_enter((u64)ssl, (u64)buf, 0, BL_DIR_SEND); }
+int ssl_read_enter(struct pt_regs *ctx, void *ssl, void *buf) { return ssl_enter((u64)ssl, (u64)buf, 0, BL_DIR_RECV); }
 int ssl_write_ex_enter(struct pt_regs *ctx, void *ssl, void *buf, size_t num, size_t *written)
 {
-	return ssl_enter((u64)ssl, (u64)buf, (u64)written, 0);
+	return ssl_enter((u64)ssl, (u64)buf, (u64)written, BL_DIR_SEND);
 }
 int ssl_read_ex_enter(struct pt_regs *ctx, void *ssl, void *buf, size_t num, size_t *readbytes)
 {
-	return ssl_enter((u64)ssl, (u64)buf, (u64)readbytes, 1);
+	return ssl_enter((u64)ssl, (u64)buf, (u64)readbytes, BL_DIR_RECV);
 }
 
 int ssl_exit(struct pt_regs *ctx)
@@ -290,7 +291,7 @@ int ssl_exit(struct pt_regs *ctx)
 		n = rc;
 	}
 	if (n > 0)
-		payload(ctx, c->ssl, TLS_FD, c->dir, n, c->buf, 0, 1);
+		payload(ctx, c->ssl, BL_TLS_FD, c->dir, n, c->buf, 0, 1);
 	ssl_calls.delete(&tid);
 	return 0;
 }

@@ -16,13 +16,13 @@
 #define MAX_SYSCALLS 1024
 
 #include "config.h"
+#include "syscount.h"
 
 struct err_key {
 	u32 key;
 	u32 err;
 };
 
-#define HIST_SLOTS 32 /* log2 usecs: up to an hour */
 
 struct comm_t {
 	char comm[16];

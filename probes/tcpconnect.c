@@ -3,14 +3,11 @@
  * in the connecting process; an accept is a passive socket reaching
  * ESTABLISHED in softirq context, so it is reported at its first send or
  * receive, where the accepting process is known (or at close, if none). */
-#define TCP_ESTABLISHED 1
-#define TCP_SYN_SENT 2
-#define TCP_SYN_RECV 3
-#define TCP_CLOSE 7
 #define IPPROTO_TCP 6
 
 #include "config.h"
 #include "endpoints.h"
+#include "tcp_states.h"
 
 struct event {
 	u64 latency_ns;
@@ -43,7 +40,8 @@ static __always_inline void emit(void *ctx, struct event *e)
 	if (events.ringbuf_output(e, sizeof(*e), BL_RB_FLAGS))
 		events_lost.increment(zero);
 #else
-	events.perf_submit(ctx, e, sizeof(*e));
+	if (events.perf_submit(ctx, e, sizeof(*e)))
+		events_lost.increment(zero);
 #endif
 }
 

@@ -3,13 +3,11 @@
  * and the sock:sock_send_length / sock_recv_length tracepoints (the bytes
  * each send and receive moved, per socket). No kernel struct is read, so
  * a mismatched header tree or a host without BTF changes nothing. */
-#define TCP_ESTABLISHED 1
-#define TCP_SYN_SENT 2
-#define TCP_CLOSE 7
 #define IPPROTO_TCP 6
 
 #include "config.h"
 #include "endpoints.h"
+#include "tcp_states.h"
 
 struct session {
 	u64 start_ns;
@@ -81,7 +79,8 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 	if (events.ringbuf_output(&e, sizeof(e), BL_RB_FLAGS))
 		events_lost.increment(zero);
 #else
-	events.perf_submit(args, &e, sizeof(e));
+	if (events.perf_submit(args, &e, sizeof(e)))
+		events_lost.increment(zero);
 #endif
 	return 0;
 }

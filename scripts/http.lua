@@ -28,7 +28,7 @@ local SSL_PROBES = {
   { "SSL_write", "ssl_write_enter" }, { "SSL_write_ex", "ssl_write_ex_enter" },
   { "SSL_read", "ssl_read_enter" }, { "SSL_read_ex", "ssl_read_ex_enter" },
 }
-local TLS_FD = 0xffffffff -- as in probes/http.c
+local C = probe.constants("http.h")
 
 -- uprobes on libssl for HTTPS; false and a reason when there is no libssl
 local function attach_tls(b, pid)
@@ -57,7 +57,7 @@ return {
     st.conns = http.conns(st.stats)
     opts.out:header(COLS)
     st.reader = events.open(b, "events", function(e)
-      if e.dir == 2 then
+      if e.dir == C.BL_DIR_CLOSED then
         st.conns:close(e.sk)
         return
       end
@@ -71,7 +71,7 @@ return {
         rows = {}
       end
       for _, r in ipairs(rows) do
-        if e.fd == TLS_FD then
+        if e.fd == C.BL_TLS_FD then
           r.tls = true
           if r.protocol == "h2c" then r.protocol = "h2" end
         end
@@ -104,8 +104,9 @@ return {
   -- what was skipped or evicted, when anything was: a note, and in JSON a
   -- last object with the counts
   finish = function(st, opts)
-    hooks.finish(st, opts)
     local s = st.stats
+    hooks.finish(st, opts, { malformed = s.malformed, evicted_requests = s.evicted_requests,
+                             evicted_streams = s.evicted_streams, evicted_connections = s.evicted_connections })
     if s.malformed + s.evicted_requests + s.evicted_streams + s.evicted_connections == 0 then return end
     local why = {}
     for reason, n in pairs(s.why) do why[#why + 1] = string.format("%s: %d", reason, n) end
@@ -113,11 +114,6 @@ return {
     opts.out:note(string.format("http: %d malformed frames or messages skipped%s; evicted: %d requests, %d streams, %d connections",
       s.malformed, #why > 0 and (" (" .. table.concat(why, ", ") .. ")") or "",
       s.evicted_requests, s.evicted_streams, s.evicted_connections))
-    if opts.format == "json" then
-      opts.out:record({ summary = "http", malformed = s.malformed, evicted_requests = s.evicted_requests,
-                        evicted_streams = s.evicted_streams, evicted_connections = s.evicted_connections },
-        { { "summary" }, { "malformed" }, { "evicted_requests" }, { "evicted_streams" }, { "evicted_connections" } })
-    end
   end,
 
 }

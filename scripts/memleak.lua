@@ -84,7 +84,7 @@ return {
       st.b = probe.load("memleak", { SIZES = opts.sizes }, { filter_pid = opts.pid })
       for _, p in ipairs(USER_PROBES) do
         local ok, err = pcall(st.b.attach_uprobe, st.b, { name = "c", sym = p[1], fn_name = p[2], pid = opts.pid })
-        if not ok then error({ plain = "memleak: cannot attach to " .. p[1] .. ": " .. tostring(err) }) end
+        if not ok then error(BPF.error("failed", "memleak: cannot attach to " .. p[1] .. ": " .. tostring(err))) end
         if p[3] then st.b:attach_uretprobe{ name = "c", sym = p[1], fn_name = p[3], pid = opts.pid } end
       end
     end

@@ -35,7 +35,7 @@ local function collect(st)
   local out = {}
   for k, n in st.counts:items() do
     local user = k.user_stack >= 0 and named(st.res:user_frames(k.pid, k.user_stack), "") or {}
-    if k.user_stack < 0 and k.user_stack ~= -14 and not st.kernel_only then
+    if k.user_stack < 0 and k.user_stack ~= -BPF.EFAULT and not st.kernel_only then
       user = { "[lost stack]" } -- -EFAULT is a kernel thread; anything else was a full stack map
     end
     local kernel = k.kernel_stack >= 0 and named(st.res:kernel_frames(k.kernel_stack), "_[k]") or {}

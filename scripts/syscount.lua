@@ -19,7 +19,7 @@ local function sum_lat(v)
   return c, ns
 end
 
-local HIST_SLOTS = 32 -- as in probes/syscount.c
+local HIST_SLOTS = probe.constants("syscount.h").HIST_SLOTS
 
 local function by_count(a, b)
   if a.count ~= b.count then return a.count > b.count end

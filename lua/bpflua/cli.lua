@@ -11,8 +11,8 @@ local function run(argv)
   end
   local path = tracer.find(name)
   if not path then
-    error({ usage = true, plain = string.format("no tracer named '%s' (searched %s; bpflua list shows them)",
-      name, table.concat(tracer.search_path(), ":")) })
+    error(BPF.error("usage", string.format("no tracer named '%s' (searched %s; bpflua list shows them)",
+      name, table.concat(tracer.search_path(), ":"))))
   end
   local decl = tracer.load(path)
   local opts = tracer.parse(decl, { table.unpack(argv, 3) })
@@ -33,7 +33,7 @@ end
 -- A cache that cannot be used is the user's situation, not a bug: no traceback.
 local function plain(f)
   local ok, a, b = pcall(f)
-  if not ok then error({ plain = (tostring(a):gsub("^[^:]*:%d+: ", "")) }) end
+  if not ok then error(BPF.is_error(a) and a or BPF.error("failed", (tostring(a):gsub("^[^:]*:%d+: ", "")))) end
   return a, b
 end
 
@@ -53,7 +53,7 @@ local function cache(argv)
     print(string.format("removed %d compiled programs", plain(BPF.cache_clear)))
     return 0
   end
-  error({ usage = true, plain = "usage: bpflua cache list|clear" })
+  error(BPF.error("usage", "usage: bpflua cache list|clear"))
 end
 
 function M.main(argv)
@@ -62,7 +62,7 @@ function M.main(argv)
   if cmd == "list" then return list() end
   if cmd == "cache" then return cache(argv) end
   if cmd == "doctor" then return require("bpflua.doctor").main({ table.unpack(argv, 2) }) end
-  error({ usage = true, plain = "unknown command " .. tostring(cmd) })
+  error(BPF.error("usage", "unknown command " .. tostring(cmd)))
 end
 
 return M

@@ -51,7 +51,7 @@ end
 function M.main(argv)
   local json = argv[1] == "--json"
   if argv[1] and not json then
-    error({ plain = "usage: bpflua doctor [--json]" })
+    error(BPF.error("usage", "usage: bpflua doctor [--json]"))
   end
   local f = BPF.features()
   local list = checks(f)

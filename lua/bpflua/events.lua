@@ -86,10 +86,13 @@ function Reader:drain()
   return total
 end
 
+-- The program counts what it failed to submit; a perf buffer's kernel also
+-- says so, but only when the next event fits (so a last burst goes unsaid),
+-- and older kernels' perf_submit does not fail: both count the same drops,
+-- so the larger is the truth.
 function Reader:lost()
-  local n = self.perf_lost
-  if self.lost_table then n = n + self.lost_table:sum(0) end
-  return n
+  local n = self.lost_table and self.lost_table:sum(0) or 0
+  return math.max(n, self.perf_lost)
 end
 
 function Reader:kind()
@@ -103,9 +106,18 @@ function M.tracer_hooks(name, what)
   return {
     poll = function(st, _, ms) st.reader:poll(ms) end,
     status = function(st) return { events = st.n, lost = st.reader:lost() } end,
-    finish = function(st, opts)
+    -- extra: more counts of what was skipped (name -> n); with --format
+    -- json a last object {"summary": NAME, "lost_events": N, ...} carries
+    -- them whenever one is not zero
+    finish = function(st, opts, extra)
       local lost = st.reader:lost()
       if lost > 0 then opts.out:note(string.format("%s: %d %s lost (the buffer was full)", name, lost, what)) end
+      local row, order, any = { summary = name, lost_events = lost }, { "summary", "lost_events" }, lost > 0
+      for k, v in pairs(extra or {}) do
+        row[k] = v
+        any = any or v ~= 0
+      end
+      if any and opts.format == "json" then opts.out:write(BPF.json(row, order) .. "\n") end
     end,
   }
 end

@@ -151,9 +151,8 @@ function M.env()
 end
 
 local function traceback(msg)
-  if type(msg) == "table" and msg.plain then return msg.plain end
+  if BPF.is_error(msg) then return tostring(msg) end -- no traceback for those
   msg = tostring(msg)
-  if msg:find("interrupted") and #msg < 64 then return "interrupted" end
   return debug.traceback(msg, 2)
 end
 
@@ -318,7 +317,7 @@ end
 function M.run(code, chunkname, seconds)
   local env = M.env()
   local fn, err = load(code, chunkname, "t", env)
-  if not fn then error({ plain = err }) end
+  if not fn then error(BPF.error("failed", err)) end
   fn()
   if #oneliner.active > 0 then
     local nagg = 0

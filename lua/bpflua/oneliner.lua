@@ -34,7 +34,7 @@ local KINDS = {
 local SPEC_HELP = "probe specs: t:CAT:NAME, rt:NAME, u:/PATH:SYMBOL, ur:/PATH:SYMBOL, p:hz:N, k:FUNCTION"
 
 local function fail(msg)
-  error({ plain = msg }, 0)
+  error(BPF.error("failed", msg), 0)
 end
 
 local function tracefs()
@@ -346,8 +346,9 @@ local function generate(action, p, opts, stop_probe)
     w("\tstruct event e = {};\n\te.ts = bpf_ktime_get_ns();")
     for _, f in ipairs(trace_fields) do w("\t" .. f.set) end
     w("#ifdef BL_RINGBUF\n\tif (events.ringbuf_output(&e, sizeof(e), 0)) {\n\t\tint zero = 0;\n" ..
-      "\t\tevents_lost.increment(zero);\n\t}\n#else\n\tevents.perf_submit(" ..
-      (p.kind == "profile" and "ctx" or p.regs) .. ", &e, sizeof(e));\n#endif")
+      "\t\tevents_lost.increment(zero);\n\t}\n#else\n\tif (events.perf_submit(" ..
+      (p.kind == "profile" and "ctx" or p.regs) .. ", &e, sizeof(e))) {\n\t\tint zero = 0;\n" ..
+      "\t\tevents_lost.increment(zero);\n\t}\n#endif")
   else
     w("\tstruct key_t k = {};")
     for _, k in ipairs(keys) do w("\t" .. k.set) end
@@ -584,6 +585,21 @@ function M.probes(glob)
   fail("probes() lists tracepoints (\"t:CAT:NAME\" with * and ?) and uprobes (\"u:/PATH:SYMBOL\")")
 end
 
+-- Events a trace{} could not deliver are said, never silently dropped: on
+-- stderr as they grow (every second at most) and at the end.
+local function report_losses(final)
+  for _, h in ipairs(M.active) do
+    if h.reader then
+      local lost = h.reader:lost()
+      if lost > (h.lost_said or 0) or (final and lost > 0) then
+        io.stderr:write(string.format("bpflua: %s%s: %d events lost%s (the buffer was full), %d delivered\n",
+          final and "" or "warning: ", h.probe, lost, final and "" or " so far", h.count))
+        h.lost_said = lost
+      end
+    end
+  end
+end
+
 -- Polls the trace handles for seconds (nil: until Ctrl-C); returns false if
 -- Ctrl-C ended it.
 function M.wait(seconds)
@@ -613,21 +629,6 @@ function M.wait(seconds)
     if not polled and not BPF.sleep(step) then return false end
     io.stdout:flush()
     if BPF.interrupted() then return false end
-  end
-end
-
--- Events a trace{} could not deliver are said, never silently dropped: on
--- stderr as they grow (every second at most) and at the end.
-local function report_losses(final)
-  for _, h in ipairs(M.active) do
-    if h.reader then
-      local lost = h.reader:lost()
-      if lost > (h.lost_said or 0) or (final and lost > 0) then
-        io.stderr:write(string.format("bpflua: %s%s: %d events lost%s (the buffer was full), %d delivered\n",
-          final and "" or "warning: ", h.probe, lost, final and "" or " so far", h.count))
-        h.lost_said = lost
-      end
-    end
   end
 end
 

@@ -19,7 +19,7 @@ function M.new(opts)
 end
 
 local function stdout_failed(err)
-  error({ plain = "cannot write to standard output: " .. tostring(err) })
+  error(BPF.error("failed", "cannot write to standard output: " .. tostring(err)))
 end
 
 function M:write(s)

@@ -56,11 +56,27 @@ function M.load(name, defs, config)
   table.sort(cflags)
   local b = BPF{ text = M.text(name), cflags = cflags }
   if config then
-    b:get_table("config"):set(0, { ready = 1, filter_pid = config.filter_pid or 0,
-                                   exclude_pid = config.exclude_pid or 0, unused = 0,
+    -- fields left out are zero (config.h has the layout)
+    b:get_table("config"):set(0, { ready = 1, filter_pid = config.filter_pid, exclude_pid = config.exclude_pid,
                                    max_events = config.max_events or (1 << 62) })
   end
   return b
+end
+
+-- The integer #defines of a shared snippet header (probes/NAME.h), so a
+-- tracer reads the constants its BPF half was compiled with instead of
+-- restating them: probe.constants("http.h").BL_TLS_FD.
+local constants = {}
+function M.constants(header)
+  if constants[header] then return constants[header] end
+  local src, err = read(probes_dir() .. "/" .. header)
+  if not src then error("no probe header " .. header .. ": " .. err, 2) end
+  local t = {}
+  for name, value in src:gmatch("#define[ \t]+([%w_]+)[ \t]+%(?(%-?[%dxXa-fA-F]+)%)?") do
+    t[name] = math.tointeger(tonumber(value))
+  end
+  constants[header] = t
+  return t
 end
 
 local function tracepoint_exists(name)
@@ -90,7 +106,7 @@ end
 -- preference: { {"tracepoint", "sock:inet_sock_set_state"},
 -- {"kprobe", "tcp_set_state"} }. Tracepoints are stable and need no
 -- headers; kprobes are the fallback on kernels that lack the tracepoint.
--- Returns kind, name; raises a plain error naming what is missing.
+-- Returns kind, name; raises a "missing" error naming what is missing.
 function M.choose(what, candidates)
   local missing = {}
   local f = BPF.features()
@@ -112,8 +128,8 @@ function M.choose(what, candidates)
       return kind, name
     end
   end
-  error({ plain = string.format("cannot trace %s on this host:\n  %s\n(`bpflua doctor` shows what this host supports)",
-                                what, table.concat(missing, "\n  ")) })
+  error(BPF.error("missing", string.format("cannot trace %s on this host:\n  %s", what, table.concat(missing, "\n  ")),
+                  "(`bpflua doctor` shows what this host supports)"))
 end
 
 return M

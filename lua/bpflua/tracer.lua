@@ -48,10 +48,10 @@ end
 function M.load(path)
   local env = setmetatable({}, { __index = _G })
   local chunk, err = loadfile(path, "t", env)
-  if not chunk then error({ plain = err }) end
+  if not chunk then error(BPF.error("failed", err)) end
   local decl = chunk()
   if type(decl) ~= "table" or type(decl.name) ~= "string" then
-    error({ plain = path .. ": a tracer must return a table with at least a name" })
+    error(BPF.error("failed", path .. ": a tracer must return a table with at least a name"))
   end
   decl.path = path
   return decl
@@ -89,8 +89,8 @@ function M.usage(decl)
 end
 
 local function usage_error(decl, msg)
-  error({ usage = true,
-          plain = string.format("%s: %s\n(bpflua run %s --help lists the options)", decl.name, msg, decl.name) })
+  error(BPF.error("usage",
+          string.format("%s: %s\n(bpflua run %s --help lists the options)", decl.name, msg, decl.name)))
 end
 
 local function convert(decl, a, flag, v)
@@ -127,7 +127,7 @@ local function command_argv(opts)
   if cmd:find("[|&;<>()$`\\\"'*?%[%]#~=%%{}]") then return { "/bin/sh", "-c", cmd } end
   local argv = {}
   for w in cmd:gmatch("%S+") do argv[#argv + 1] = w end
-  if #argv == 0 then error({ plain = "-c: empty command" }) end
+  if #argv == 0 then error(BPF.error("usage", "-c: empty command")) end
   return argv
 end
 
@@ -148,7 +148,7 @@ local function executable(name)
 end
 
 -- argv: list of strings after the tracer's name. Returns opts, or raises
--- a plain error naming the bad argument. "--help" returns nil.
+-- a "usage" error naming the bad argument. "--help" returns nil.
 function M.parse(decl, argv)
   local args = all_args(decl)
   local opts = {}
@@ -310,7 +310,7 @@ function M.run(decl, opts)
     if decl.finish then decl.finish(st, opts) end
     -- SIGHUP/SIGPIPE: nobody is left to read the report (signals.c)
     local sig = BPF.aborted()
-    if sig then error({ plain = "stopped by " .. sig .. "; nothing is left to read the report" }) end
+    if sig then error(BPF.error("signal", "stopped by " .. sig .. "; nothing is left to read the report")) end
   end)
   if child then child:kill() end
   opts.out:close(ok)
@@ -327,7 +327,7 @@ function M.list()
       if name and not seen[name] then
         seen[name] = true
         local ok, decl = pcall(M.load, d .. "/" .. f)
-        rows[#rows + 1] = { name, ok and (decl.description or "") or ("(cannot load: " .. tostring(decl.plain or decl) .. ")") }
+        rows[#rows + 1] = { name, ok and (decl.description or "") or ("(cannot load: " .. tostring(decl) .. ")") }
       end
     end
     p:close()

@@ -98,7 +98,7 @@ records = sorted((r["side"], r["method"], r["path"], r["status"]) for r in rows 
 assert records == [("client", "GET", "/after-hostile", 200), ("server", "GET", "/after-hostile", 200)], rows
 summary = [r for r in rows if "summary" in r]
 # the 33 bytes once as the client sent them, once as the listener read them
-assert summary == [{"summary": "http", "malformed": 2, "evicted_requests": 0, "evicted_streams": 0,
+assert summary == [{"summary": "http", "lost_events": 0, "malformed": 2, "evicted_requests": 0, "evicted_streams": 0,
                     "evicted_connections": 0}], summary
 assert "2 malformed frames or messages skipped" in open(tmp + "/hostile.err").read()
 print("hostile: 33 bytes counted as malformed twice, the tracer goes on and reports the next request")
