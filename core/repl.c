@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../lua/lbpflua.h"
@@ -106,6 +107,7 @@ static void show(const char *text)
 	struct winsize ws = { 0 };
 	const char *pager = getenv("PAGER");
 	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	int status = 0;
 	FILE *p;
 
 	if (!isatty(STDOUT_FILENO) || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) || ws.ws_row < 2 ||
@@ -117,10 +119,11 @@ static void show(const char *text)
 	if (p) {
 		fputs(text, p);
 		fputc('\n', p);
-		pclose(p);
+		status = pclose(p);
 	}
 	sigaction(SIGPIPE, &old, NULL);
-	if (p)
+	/* 127: the shell found no such pager; the text is shown plainly then */
+	if (p && !(WIFEXITED(status) && WEXITSTATUS(status) == 127))
 		return;
 plain:
 	fputs(text, stdout);

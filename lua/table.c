@@ -295,9 +295,8 @@ static int t_len(lua_State *L)
 {
 	struct ltable *t = check_table(L, 1);
 	unsigned char *keys;
-	size_t n = snapshot_keys(L, t, &keys);
+	size_t n = snapshot_keys(L, t, &keys); /* boxed: freed with the stack */
 
-	free(keys);
 	lua_pushinteger(L, (lua_Integer)n);
 	return 1;
 }

@@ -60,8 +60,10 @@ local function tables(env)
     for _, n in ipairs(o.b:tables()) do
       local t = o.b:get_table(n)
       local i = t:info()
-      lines[#lines + 1] = string.format("%-10s %-16s %-12s %7d of %-7d entries  key %d B, value %d B%s",
-        BPF.printable(o.name), BPF.printable(n), i.kind, #t, i.max_entries, i.key_size, i.value_size, what)
+      local count = #t
+      lines[#lines + 1] = string.format("%-10s %-16s %-12s %7d entr%-3s (max %d), key %d B, value %d B%s",
+        BPF.printable(o.name), BPF.printable(n), i.kind, count, count == 1 and "y" or "ies", i.max_entries,
+        i.key_size, i.value_size, what)
     end
   end
   return listing(lines, "no BPF tables loaded (b = BPF{ text = ... } or count{...} loads some)")
@@ -87,7 +89,7 @@ local function attached(env)
   return listing(lines, "nothing attached")
 end
 
-local function fail(msg) error({ plain = msg }, 0) end
+local function fail(msg) error(BPF.error("usage", msg), 0) end
 
 local SPEC_PREFIX = { t = "tracepoint", rt = "raw_tracepoint", u = "uprobe", ur = "uretprobe",
                       k = "kprobe", kr = "kretprobe" }
