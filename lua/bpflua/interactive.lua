@@ -61,9 +61,9 @@ local function tables(env)
       local t = o.b:get_table(n)
       local i = t:info()
       local count = #t
-      lines[#lines + 1] = string.format("%-10s %-16s %-12s %7d entr%-3s (max %d), key %d B, value %d B%s",
-        BPF.printable(o.name), BPF.printable(n), i.kind, count, count == 1 and "y" or "ies", i.max_entries,
-        i.key_size, i.value_size, what)
+      lines[#lines + 1] = string.format("%-10s %-16s %-12s %-22s key %d B, value %d B%s",
+        BPF.printable(o.name), BPF.printable(n), i.kind,
+        string.format("%d/%d entr%s", count, i.max_entries, count == 1 and "y" or "ies"), i.key_size, i.value_size, what)
     end
   end
   return listing(lines, "no BPF tables loaded (b = BPF{ text = ... } or count{...} loads some)")
