@@ -6,17 +6,21 @@
 
 #include <editline/readline.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../lua/lbpflua.h"
 
 static lua_State *repl_L;
 static int env_ref = LUA_NOREF;
 
-/* Calls interactive.NAME(env, arg) with the module on the registry. */
-static int call_interactive(lua_State *L, const char *name, const char *arg, int nresults)
+/* Calls interactive.NAME(env, arg[, width]) with the module on the registry. */
+static int call_interactive(lua_State *L, const char *name, const char *arg, int width, int nresults)
 {
 	lua_getglobal(L, "require");
 	lua_pushstring(L, "bpflua.interactive");
@@ -26,7 +30,9 @@ static int call_interactive(lua_State *L, const char *name, const char *arg, int
 	lua_remove(L, -2);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, env_ref);
 	lua_pushstring(L, arg);
-	return lua_pcall(L, 2, nresults, 0) ? -1 : 0;
+	if (width > 0)
+		lua_pushinteger(L, width);
+	return lua_pcall(L, width > 0 ? 3 : 2, nresults, 0) ? -1 : 0;
 }
 
 /* libedit asks for candidates one at a time; we compute the list once. */
@@ -59,7 +65,7 @@ static char **complete(const char *text, int start, int end)
 	(void)start;
 	(void)end;
 	free_candidates();
-	if (call_interactive(L, "complete", text, 1) == 0 && lua_istable(L, -1)) {
+	if (call_interactive(L, "complete", text, 0, 1) == 0 && lua_istable(L, -1)) {
 		size_t n = lua_rawlen(L, -1);
 
 		candidates = calloc(n + 1, sizeof(char *));
@@ -73,6 +79,64 @@ static char **complete(const char *text, int start, int end)
 	lua_settop(L, top);
 	rl_attempted_completion_over = 1; /* no file-name fallback */
 	return rl_completion_matches(text, generator);
+}
+
+/* Rows text takes on a terminal cols wide, stopping past limit. */
+static size_t screen_rows(const char *text, size_t cols, size_t limit)
+{
+	size_t rows = 0, col = 0;
+
+	for (const unsigned char *p = (const unsigned char *)text; *p && rows <= limit; p++) {
+		if (*p == '\n') {
+			rows++;
+			col = 0;
+		} else if ((*p & 0xc0) != 0x80 && ++col > cols) { /* a UTF-8 lead byte: one column */
+			rows++;
+			col = 1;
+		}
+	}
+	return rows + 1;
+}
+
+/* Shows a result as git shows long output: through $PAGER (or less -FRX)
+ * when stdout is a terminal and the text is taller than it, else plainly.
+ * The pager quitting early is no reason to leave: SIGPIPE is ignored while
+ * it reads. */
+static void show(const char *text)
+{
+	struct winsize ws = { 0 };
+	const char *pager = getenv("PAGER");
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	int status = 0;
+	FILE *p;
+
+	if (!isatty(STDOUT_FILENO) || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) || ws.ws_row < 2 ||
+	    screen_rows(text, ws.ws_col ? ws.ws_col : 80, ws.ws_row) < ws.ws_row || (pager && !*pager))
+		goto plain;
+	fflush(stdout);
+	sigaction(SIGPIPE, &ign, &old);
+	p = popen(pager ? pager : "less -FRX", "w");
+	if (p) {
+		fputs(text, p);
+		fputc('\n', p);
+		status = pclose(p);
+	}
+	sigaction(SIGPIPE, &old, NULL);
+	/* 127: the shell found no such pager; the text is shown plainly then */
+	if (p && !(WIFEXITED(status) && WEXITSTATUS(status) == 127))
+		return;
+plain:
+	fputs(text, stdout);
+	fputc('\n', stdout);
+}
+
+static int term_width(void)
+{
+	struct winsize ws = { 0 };
+
+	if (!isatty(STDOUT_FILENO) || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) || !ws.ws_col)
+		return 80;
+	return ws.ws_col;
 }
 
 static void history_path(char *buf, size_t len)
@@ -101,7 +165,7 @@ int bl_repl(lua_State *L)
 	read_history(hist);
 	rl_attempted_completion_function = complete;
 	rl_basic_word_break_characters = " \t\n\"'`@$><=;|&{(,";
-	printf("bpflua %s REPL on Lua 5.4: help() for the basics, Ctrl-D to leave\n", BPFLUA_VERSION);
+	printf("bpflua %s REPL on Lua 5.4: help for the basics, Ctrl-D to leave\n", BPFLUA_VERSION);
 	for (;;) {
 		char *line = readline(chunk ? "   ...> " : "bpflua> ");
 		const char *verdict;
@@ -134,22 +198,26 @@ int bl_repl(lua_State *L)
 			continue;
 		}
 		bl_signals_reset(L);
-		if (call_interactive(L, "eval", chunk, 1)) {
+		if (call_interactive(L, "eval", chunk, term_width(), 2)) {
 			if (bl_signals_aborted()) {
 				lua_pop(L, 1);
 				break;
 			}
 			fprintf(stderr, "%s\n", luaL_tolstring(L, -1, NULL));
-			lua_pop(L, 1);
+			lua_pop(L, 2);
+			lua_pushnil(L); /* the two results eval would have left */
+			lua_pushnil(L);
 			verdict = "error";
 		} else {
-			verdict = lua_tostring(L, -1);
+			verdict = lua_tostring(L, -2);
 		}
 		if (verdict && !strcmp(verdict, "incomplete")) {
-			lua_pop(L, 1);
+			lua_pop(L, 2);
 			continue;
 		}
-		lua_pop(L, 1);
+		if (lua_isstring(L, -1))
+			show(lua_tostring(L, -1));
+		lua_pop(L, 2);
 		add_history(chunk);
 		free(chunk);
 		chunk = NULL;

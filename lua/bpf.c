@@ -550,6 +550,33 @@ static int l_attached(lua_State *L)
 	return 1;
 }
 
+/* b:detach(n or "desc"): detaches one of the object's probes (as listed by
+ * b:attached()) and keeps the rest; returns what it detached. */
+static int l_detach(lua_State *L)
+{
+	struct lbpf *b = lbpf_check(L, 1);
+	size_t i = b->nlinks;
+
+	if (lua_isinteger(L, 2)) {
+		lua_Integer n = lua_tointeger(L, 2);
+
+		if (n >= 1 && (lua_Unsigned)n <= b->nlinks)
+			i = (size_t)n - 1;
+	} else {
+		const char *want = luaL_checkstring(L, 2);
+
+		for (i = 0; i < b->nlinks && strcmp(b->links[i].desc, want); i++)
+			;
+	}
+	if (i == b->nlinks)
+		return luaL_argerror(L, 2, "no such probe attached (b:attached() lists them)");
+	lua_pushstring(L, b->links[i].desc);
+	bl_detach(&b->links[i]);
+	memmove(&b->links[i], &b->links[i + 1], (b->nlinks - i - 1) * sizeof(b->links[0]));
+	b->nlinks--;
+	return 1;
+}
+
 static int l_sym(lua_State *L)
 {
 	uint64_t addr = (uint64_t)luaL_checkinteger(L, 2);
@@ -742,6 +769,7 @@ static const luaL_Reg bpf_methods[] = {
 	{ "functions", l_functions },
 	{ "tables", l_tables },
 	{ "attached", l_attached },
+	{ "detach", l_detach },
 	{ "sym", l_sym },
 	{ "perf_buffer_poll", bl_lua_perf_buffer_poll },
 	{ "ring_buffer_poll", bl_lua_ring_buffer_poll },

@@ -290,6 +290,17 @@ static int t_walk(lua_State *L)
 	return 1;
 }
 
+/* #t: how many entries the table holds now (BCC's len(table)). */
+static int t_len(lua_State *L)
+{
+	struct ltable *t = check_table(L, 1);
+	unsigned char *keys;
+	size_t n = snapshot_keys(L, t, &keys); /* boxed: freed with the stack */
+
+	lua_pushinteger(L, (lua_Integer)n);
+	return 1;
+}
+
 static int t_name(lua_State *L)
 {
 	lua_pushstring(L, spec(check_table(L, 1))->name);
@@ -364,6 +375,8 @@ void bl_lua_table_open(lua_State *L)
 		lua_setfield(L, -2, "__index");
 		lua_pushcfunction(L, t_tostring);
 		lua_setfield(L, -2, "__tostring");
+		lua_pushcfunction(L, t_len);
+		lua_setfield(L, -2, "__len");
 	}
 	lua_pop(L, 1);
 }

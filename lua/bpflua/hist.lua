@@ -61,19 +61,24 @@ function M.print_log2_hist(tbl, label)
   for _, l in ipairs(M.log2_lines(vals, label, maxk)) do print(l) end
 end
 
+-- Lines of a linear histogram over buckets mink..maxk (max: the largest count).
+function M.linear_lines(vals, label, mink, maxk, max)
+  local out = { string.format("%13s : count     distribution", label or "value") }
+  for k = mink, maxk do
+    local n = vals[k] or 0
+    out[#out + 1] = string.format("%13d : %-8d |%s|", k, n, stars(n, max, 40))
+  end
+  return out
+end
+
 function M.print_linear_hist(tbl, label)
-  label = label or "value"
   local vals, maxk = values_of(tbl)
   if maxk < 0 then return end
   local max, mink = 0, maxk
   for k, v in pairs(vals) do
     if v > 0 then max = math.max(max, v); mink = math.min(mink, k) end
   end
-  print(string.format("%13s : count     distribution", label))
-  for k = mink, maxk do
-    local n = vals[k] or 0
-    print(string.format("%13d : %-8d |%s|", k, n, stars(n, max, 40)))
-  end
+  for _, l in ipairs(M.linear_lines(vals, label, mink, maxk, max)) do print(l) end
 end
 
 return M
