@@ -846,6 +846,7 @@ int luaopen_bpf(lua_State *L)
 	bl_lua_errors_open(L);
 	bl_lua_outfile_open(L);
 	bl_lua_inet_open(L);
+	bl_lua_host_open(L);
 	for (size_t i = 0; i < sizeof(consts) / sizeof(consts[0]); i++) {
 		lua_pushinteger(L, consts[i].v);
 		lua_setfield(L, -2, consts[i].name);

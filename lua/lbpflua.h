@@ -117,6 +117,9 @@ void bl_lua_text_open(lua_State *L);
 /* inet.c: BPF.inet_ntop, BPF.inet_pton */
 void bl_lua_inet_open(lua_State *L);
 
+/* host.c: BPF.listdir and the host beside the BPF object */
+void bl_lua_host_open(lua_State *L);
+
 /* outfile.c: BPF.open_output, the -o file */
 void bl_lua_outfile_open(lua_State *L);
 

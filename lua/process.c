@@ -81,7 +81,10 @@ static int l_spawn(lua_State *L)
 			_exit(127);
 		close(gate[1]);
 		close(err[0]);
-		if (read(gate[0], &b, 1) != 1)
+		/* set up: from here the command makes no call but the gate's
+		 * read before its exec, so the tracer (attaching meanwhile)
+		 * counts only what the command itself does */
+		if (write(err[1], "r", 1) != 1 || read(gate[0], &b, 1) != 1)
 			_exit(127); /* the tracer went away before starting us */
 		execvp(argv[0], argv);
 		e = errno;
@@ -94,6 +97,14 @@ static int l_spawn(lua_State *L)
 	c->gate = gate[1];
 	c->errfd = err[0];
 	c->done = 0;
+	{
+		char ready;
+		ssize_t n;
+
+		do /* the child has set itself up (or died: then EOF) */
+			n = read(c->errfd, &ready, 1);
+		while (n < 0 && errno == EINTR);
+	}
 	return 1;
 }
 

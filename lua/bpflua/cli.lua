@@ -25,7 +25,7 @@ end
 
 local function list()
   for _, r in ipairs(tracer.list()) do
-    print(string.format("%-14s %s", r[1], r[2]))
+    print(string.format("%-14s %s", r.name, r.description))
   end
   return 0
 end

@@ -49,20 +49,35 @@ function M:note(msg)
   io.stderr:write(msg, "\n")
 end
 
--- One record: a JSON object, or a text line formatted by cols.
--- cols: list of { key, HEADER, "%fmt" }.
+-- Tracers write columns compactly, { KEY, TITLE, "%fmt" } (title and
+-- format optional); they are read once as named fields, kept per list.
+local named = setmetatable({}, { __mode = "k" })
+
+local function columns(cols)
+  local list = named[cols]
+  if not list then
+    list = { order = {} }
+    for i, c in ipairs(cols) do
+      list[i] = { key = c[1], title = c[2] or c[1], fmt = c[3] or "%s" }
+      list.order[i] = c[1]
+    end
+    named[cols] = list
+  end
+  return list
+end
+
+-- One record: a JSON object, or a text line formatted by the columns.
 function M:record(row, cols)
+  cols = columns(cols)
   if self.format == "json" then
-    local order = {}
-    for i, c in ipairs(cols) do order[i] = c[1] end
-    self:write(BPF.json(row, order) .. "\n")
+    self:write(BPF.json(row, cols.order) .. "\n")
     return
   end
   local parts = {}
   for i, c in ipairs(cols) do
-    local v = row[c[1]]
+    local v = row[c.key]
     if v == nil then v = "-" elseif type(v) == "string" then v = BPF.printable(v) end
-    local ok, s = pcall(string.format, c[3] or "%s", v)
+    local ok, s = pcall(string.format, c.fmt, v)
     parts[i] = ok and s or tostring(v)
   end
   self:write(table.concat(parts, " ") .. "\n")
@@ -71,9 +86,9 @@ end
 function M:header(cols)
   if self.format == "json" then return end
   local parts = {}
-  for i, c in ipairs(cols) do
-    local width = (c[3] or "%s"):match("%%(%-?%d+)")
-    parts[i] = width and string.format("%" .. width .. "s", c[2]) or c[2]
+  for i, c in ipairs(columns(cols)) do
+    local width = c.fmt:match("%%(%-?%d+)")
+    parts[i] = width and string.format("%" .. width .. "s", c.title) or c.title
   end
   self:write(table.concat(parts, " ") .. "\n")
 end

@@ -59,21 +59,32 @@ end
 
 local TYPES
 
-local function all_args(decl)
-  local list = {}
-  for _, a in ipairs(decl.args or {}) do
-    if not TYPES[a.type] then
-      error(BPF.error("failed", string.format("%s: option --%s: type must be int, number, choice, string or flag, not %s",
-        decl.path or decl.name, tostring(a[2]), tostring(a.type))))
-    end
-    list[#list + 1] = a
+-- Declarations write an option compactly, { SHORT, LONG, type = ..., ... },
+-- as getopt tables read; the framework reads it as named fields: short,
+-- long, key (the opts field), and the declaration's own.
+local function option(decl, a)
+  if not TYPES[a.type] then
+    error(BPF.error("failed", string.format("%s: option --%s: type must be int, number, choice, string or flag, not %s",
+      decl.path or decl.name, tostring(a[2]), tostring(a.type))))
   end
-  if not decl.no_common then
-    for _, a in ipairs(COMMON) do
-      local dup = false
-      for _, b in ipairs(list) do if b[2] == a[2] then dup = true end end
-      if not dup then list[#list + 1] = a end
+  local o = { short = a[1], long = a[2], key = (a[2]:gsub("-", "_")) }
+  for k, v in pairs(a) do
+    if type(k) == "string" then o[k] = v end
+  end
+  return o
+end
+
+local function all_args(decl)
+  local list, seen = {}, {}
+  local function add(a)
+    if not seen[a[2]] then
+      seen[a[2]] = true
+      list[#list + 1] = option(decl, a)
     end
+  end
+  for _, a in ipairs(decl.args or {}) do add(a) end
+  if not decl.no_common then
+    for _, a in ipairs(COMMON) do add(a) end
   end
   return list
 end
@@ -125,7 +136,7 @@ function M.usage(decl)
   local lines = { string.format("usage: bpflua run %s [OPTIONS]", decl.name), "",
                   decl.description or "", "", "options:" }
   for _, a in ipairs(all_args(decl)) do
-    local flag = (a[1] and ("-" .. a[1] .. ", ") or "    ") .. "--" .. a[2]
+    local flag = (a.short and ("-" .. a.short .. ", ") or "    ") .. "--" .. a.long
     local mv = metavar(a)
     if mv then flag = flag .. " " .. mv end
     local help = a.help or ""
@@ -184,9 +195,8 @@ end
 local function defaults(args)
   local opts = {}
   for _, a in ipairs(args) do
-    local key = a[2]:gsub("-", "_")
-    if a.default ~= nil then opts[key] = a.default end
-    if a.type == "flag" and a.default == nil then opts[key] = false end
+    if a.default ~= nil then opts[a.key] = a.default end
+    if a.type == "flag" and a.default == nil then opts[a.key] = false end
   end
   return opts
 end
@@ -224,12 +234,12 @@ function M.parse(decl, argv)
     local short = not name and s:match("^%-(%a)$")
     local found
     for _, a in ipairs(args) do
-      if (name and a[2] == name) or (short and a[1] == short) then found = a end
+      if (name and a.long == name) or (short and a.short == short) then found = a end
     end
     if not found then
       usage_error(decl, s:sub(1, 1) == "-" and ("unknown option " .. s) or ("unexpected argument '" .. s .. "'"))
     end
-    local key = found[2]:gsub("-", "_")
+    local key = found.key
     local flag = name and ("--" .. name) or s
     if found.type == "flag" then
       if inline then usage_error(decl, string.format("%s takes no value, not '%s'", flag, inline)) end
@@ -368,18 +378,17 @@ end
 function M.list()
   local seen, rows = {}, {}
   for _, d in ipairs(M.search_path()) do
-    local p = io.popen("ls -1 '" .. d .. "' 2>/dev/null")
-    for f in p:lines() do
+    for _, f in ipairs(BPF.listdir(d) or {}) do
       local name = f:match("^(.-)%.lua$")
       if name and not seen[name] then
         seen[name] = true
         local ok, decl = pcall(M.load, d .. "/" .. f)
-        rows[#rows + 1] = { name, ok and (decl.description or "") or ("(cannot load: " .. tostring(decl) .. ")") }
+        rows[#rows + 1] = { name = name,
+                            description = ok and (decl.description or "") or ("(cannot load: " .. tostring(decl) .. ")") }
       end
     end
-    p:close()
   end
-  table.sort(rows, function(a, b) return a[1] < b[1] end)
+  table.sort(rows, function(a, b) return a.name < b.name end)
   return rows
 end
 

@@ -47,10 +47,11 @@ grep -Eq '^getppid +12345$' "$tmp/out" || { cat "$tmp/out"; echo "FAIL: -c getpp
 grep -Eq '^openat +ENOENT +777$' "$tmp/out" || { cat "$tmp/out"; echo "FAIL: -x openat ENOENT 777"; exit 1; }
 
 # -L: 1 ms sleeps land in the 1 ms buckets (1000 us sits just under 1024,
-# so 512-1023 and 1024-2047 are both right), none below (a busy host may
-# make a few longer); JSON parses
+# so 512-1023 and 1024-2047 are both right), none below; at least as many
+# as the workload itself timed under 2048 us (a busy host makes some
+# longer); JSON parses
 "$BPFLUA" run syscount -L --format json -c "$BPFLUA_WORKLOAD nanosleep 100" >"$tmp/json" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
-python3 - "$tmp/json" <<'PY' || exit 1
+python3 - "$tmp/json" "$(sed -n 's/^sleeps under 2048 us: //p' "$tmp/err")" <<'PY' || exit 1
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]  # the workload prints its pid too
 r = [r for r in rows if r["syscall"] == "clock_nanosleep"]
@@ -59,7 +60,8 @@ r = r[0]
 assert r["count"] == 100, r
 near = sum(b["count"] for b in r["hist"] if b["from_us"] in (512, 1024))
 below = sum(b["count"] for b in r["hist"] if b["to_us"] < 512)
-assert near >= 95 and below == 0, r["hist"]
+fast = int(sys.argv[2])
+assert near >= fast >= 50 and below == 0, (fast, r["hist"])
 assert sum(b["count"] for b in r["hist"]) == 100, r["hist"]
 assert 1000 <= r["avg_us"] < 5000, r
 print("latency json:", r["count"], "calls, avg", r["avg_us"], "us")
