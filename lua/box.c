@@ -27,15 +27,12 @@ void *bl_lua_box(lua_State *L, size_t size)
 {
 	struct box *b = lua_newuserdatauv(L, sizeof(*b), 0);
 
+	static const luaL_Reg meta[] = { { "__gc", box_gc }, { "__close", box_gc }, { NULL, NULL } };
+
 	b->p = NULL;
 	b->size = 0;
-	if (luaL_newmetatable(L, BOX_MT)) {
-		lua_pushcfunction(L, box_gc);
-		lua_setfield(L, -2, "__gc");
-		lua_pushcfunction(L, box_gc);
-		lua_setfield(L, -2, "__close");
-	}
-	lua_setmetatable(L, -2);
+	bl_lua_class(L, BOX_MT, meta, NULL);
+	luaL_setmetatable(L, BOX_MT);
 	return bl_lua_box_resize(L, -1, size);
 }
 

@@ -829,15 +829,9 @@ int luaopen_bpf(lua_State *L)
 		{ "ENOENT", ENOENT },
 	};
 
-	if (luaL_newmetatable(L, BPF_MT)) {
-		luaL_newlib(L, bpf_methods);
-		lua_setfield(L, -2, "__index");
-		lua_pushcfunction(L, bpf_gc);
-		lua_setfield(L, -2, "__gc");
-		lua_pushcfunction(L, bpf_gc);
-		lua_setfield(L, -2, "__close");
-	}
-	lua_pop(L, 1);
+	static const luaL_Reg meta[] = { { "__gc", bpf_gc }, { "__close", bpf_gc }, { NULL, NULL } };
+
+	bl_lua_class(L, BPF_MT, meta, bpf_methods);
 	bl_lua_table_open(L);
 
 	luaL_newlib(L, module_funcs);

@@ -158,14 +158,10 @@ void bl_lua_errors_open(lua_State *L)
 		{ NULL, NULL },
 	};
 
-	if (luaL_newmetatable(L, ERROR_MT)) {
-		lua_pushcfunction(L, error_tostring);
-		lua_setfield(L, -2, "__tostring");
-		lua_pushcfunction(L, error_index);
-		lua_setfield(L, -2, "__index");
-		lua_pushcfunction(L, error_concat);
-		lua_setfield(L, -2, "__concat");
-	}
-	lua_pop(L, 1);
+	static const luaL_Reg meta[] = {
+		{ "__tostring", error_tostring }, { "__index", error_index }, { "__concat", error_concat }, { NULL, NULL },
+	};
+
+	bl_lua_class(L, ERROR_MT, meta, NULL);
 	luaL_setfuncs(L, funcs, 0);
 }

@@ -91,6 +91,10 @@ int luaopen_bpf(lua_State *L);
 /* process.c: BPF.spawn (the -c command), isatty, errno_name */
 void bl_lua_process_open(lua_State *L);
 
+/* class.c: a userdata class: metatable `name` with the metamethods in
+ * meta and, if given, __index = a table of methods */
+void bl_lua_class(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods);
+
 /* box.c: a malloc'd block owned by a userdata pushed on the stack (freed
  * by __gc), for temporaries held across calls that may raise */
 void *bl_lua_box(lua_State *L, size_t size);

@@ -279,14 +279,8 @@ void bl_lua_outfile_open(lua_State *L)
 		{ NULL, NULL },
 	};
 
-	if (luaL_newmetatable(L, OUTFILE_MT)) {
-		luaL_newlib(L, methods);
-		lua_setfield(L, -2, "__index");
-		lua_pushcfunction(L, f_gc);
-		lua_setfield(L, -2, "__gc");
-		lua_pushcfunction(L, f_gc);
-		lua_setfield(L, -2, "__close");
-	}
-	lua_pop(L, 1);
+	static const luaL_Reg meta[] = { { "__gc", f_gc }, { "__close", f_gc }, { NULL, NULL } };
+
+	bl_lua_class(L, OUTFILE_MT, meta, methods);
 	luaL_setfuncs(L, funcs, 0);
 }

@@ -213,14 +213,8 @@ void bl_lua_process_open(lua_State *L)
 		{ "spawn", l_spawn }, { "isatty", l_isatty }, { "errno_name", l_errno_name }, { NULL, NULL },
 	};
 
-	if (luaL_newmetatable(L, CHILD_MT)) {
-		luaL_newlib(L, methods);
-		lua_setfield(L, -2, "__index");
-		lua_pushcfunction(L, c_gc);
-		lua_setfield(L, -2, "__gc");
-		lua_pushcfunction(L, c_gc);
-		lua_setfield(L, -2, "__close");
-	}
-	lua_pop(L, 1);
+	static const luaL_Reg meta[] = { { "__gc", c_gc }, { "__close", c_gc }, { NULL, NULL } };
+
+	bl_lua_class(L, CHILD_MT, meta, methods);
 	luaL_setfuncs(L, funcs, 0); /* into the module table on top */
 }

@@ -370,13 +370,7 @@ static const luaL_Reg table_methods[] = {
 
 void bl_lua_table_open(lua_State *L)
 {
-	if (luaL_newmetatable(L, TABLE_MT)) {
-		luaL_newlib(L, table_methods);
-		lua_setfield(L, -2, "__index");
-		lua_pushcfunction(L, t_tostring);
-		lua_setfield(L, -2, "__tostring");
-		lua_pushcfunction(L, t_len);
-		lua_setfield(L, -2, "__len");
-	}
-	lua_pop(L, 1);
+	static const luaL_Reg meta[] = { { "__tostring", t_tostring }, { "__len", t_len }, { NULL, NULL } };
+
+	bl_lua_class(L, TABLE_MT, meta, table_methods);
 }

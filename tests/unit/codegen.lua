@@ -51,7 +51,7 @@ for _, c in ipairs(CASES) do
   local name, action, opts = c[1], c[2], c[3]
   local ok, prog = pcall(oneliner.program, action, opts)
   if not ok then error(name .. ": " .. tostring(type(prog) == "table" and prog.message or prog), 0) end
-  t.golden(name .. ".c", prog.text)
+  t.golden(name .. ".bpf.expected", prog.text) -- expected output, not source
 end
 
 -- what each kind attaches, by which function: a fake object records the calls
