@@ -600,6 +600,15 @@ static int l_sym_flush(lua_State *L)
 	return 0;
 }
 
+/* BPF.sym_trim(): drops the symbol tables of processes that exited; returns
+ * how many it dropped and how many it keeps. */
+static int l_sym_trim(lua_State *L)
+{
+	lua_pushinteger(L, bl_sym_trim());
+	lua_pushinteger(L, bl_sym_cached());
+	return 2;
+}
+
 /* BPF.sleep(seconds): true when it slept the whole time, false when Ctrl-C
  * cut it short. */
 static int l_sleep(lua_State *L)
@@ -748,6 +757,7 @@ static const luaL_Reg module_funcs[] = {
 	{ "ksym", l_ksym },
 	{ "sym_module", l_sym_module },
 	{ "sym_flush", l_sym_flush },
+	{ "sym_trim", l_sym_trim },
 	{ "sleep", l_sleep },
 	{ "interrupted", l_interrupted },
 	{ "graceful_stop", l_graceful_stop },
