@@ -46,8 +46,7 @@ void lbpf_release(struct lbpf *b)
 	if (b->closed)
 		return;
 	b->closed = 1;
-	for (size_t i = b->nlinks; i-- > 0;)
-		bl_detach(&b->links[i]);
+	bl_detach_all(b->links, b->nlinks);
 	free(b->links);
 	bl_lua_free_buffers(b);
 	for (size_t i = 0; i < b->nprogs; i++) {
