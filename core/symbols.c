@@ -2,6 +2,7 @@
 
 #include <bcc/bcc_syms.h>
 #include <elf.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,6 +235,11 @@ int bl_sym_trim(void)
 		drop(i);
 		dropped++;
 	}
+	/* a process's tables are many small blocks, freed in the middle of the
+	 * heap where the C library keeps them: give the pages back, or a long
+	 * run under process churn grows by what the busiest moment held */
+	if (dropped)
+		malloc_trim(0);
 	return dropped;
 }
 
