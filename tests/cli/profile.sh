@@ -1,6 +1,7 @@
 #!/bin/bash
 # profile -c on a CPU burner: most samples land in bl_burn_cpu, in every
-# output format; the SVG is well-formed XML; --max-samples stops exactly.
+# output format; the SVG is well-formed XML; --max-samples stops exactly;
+# new stacks keep resolving however many came before; fd 1 is never left closed.
 set -euo pipefail
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
