@@ -183,6 +183,9 @@ return {
     if not final then
       st.agg = {}
       st.total:set(0, 0)
+      -- the interval's stacks, names and resolvers are garbage now: a full
+      -- cycle keeps a long run's heap at one interval's worth
+      collectgarbage()
     end
   end,
 }
