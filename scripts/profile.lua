@@ -35,7 +35,7 @@ local function drain(st)
   for k, n in h.counts:items() do
     local user = k.user_stack >= 0 and named(res:user_frames(k.pid, k.user_stack), "") or {}
     if k.user_stack < 0 and k.user_stack ~= -14 and not st.kernel_only then
-      user = { "[lost stack]" } -- -EFAULT is a kernel thread; anything else was a full stack map
+      user = { "[lost stack]" } -- -EFAULT is a kernel thread; anything else found no room in the map
     end
     local kernel = k.kernel_stack >= 0 and named(res:kernel_frames(k.kernel_stack), "_[k]") or {}
     local key = table.concat({ k.comm, st.by_pid and k.pid or "", table.concat(user, ";"),
