@@ -5,8 +5,8 @@
 # interval. Not in CI (ten minutes, and the numbers depend on the host).
 # Run as root: bench/soak.sh   (SOAK_SECONDS=120 bench/soak.sh for a short one)
 #
-# Fails when either tracer's RSS in the last minute is more than 10% above
-# the minute after the warm-up (SOAK_WARMUP, default 60 s), when the lost share of the last third of the
+# Fails when either tracer's median RSS in the last minute is more than 10%
+# above that of the minute after the warm-up (SOAK_WARMUP, default 60 s), when the lost share of the last third of the
 # intervals is 5 points above that of the first third, or when a tracer
 # stopped reporting before the end (as when its stdout was closed under it).
 set -euo pipefail
@@ -68,24 +68,27 @@ wait $sysc || { cat "$tmp/syscount.err"; echo "FAIL: syscount exited with an err
 
 fail=0
 # RSS moves with the processes alive at the moment (their symbol tables), so
-# minutes are compared: the minute after the warm-up against the last one
+# minutes are compared, by their median: the minute after the warm-up
+# against the last one
 rss_check() {
 	awk -v w="$warmup" -v name="$1" -v col="$2" '
+	function median(a, n,    i, j, x) {
+		for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
 	{ t[NR] = $1; v[NR] = $col; if (NR == 1) first = $col; if ($col > max) max = $col; last = $col }
 	END {
 		for (i = 1; i <= NR; i++) {
-			if (t[i] >= w && t[i] < w + 60) { a += v[i]; na++ }
-			if (i > NR - 6) { b += v[i]; nb++ }
+			if (t[i] >= w && t[i] < w + 60) wa[++na] = v[i]
+			if (i > NR - 6) wb[++nb] = v[i]
 		}
-		a = na ? a / na : 0; b = nb ? b / nb : 0
+		a = na ? median(wa, na) : 0; b = nb ? median(wb, nb) : 0
 		growth = a ? 100 * (b - a) / a : 0
-		printf "%-9s RSS: first %.1f MB, minute after warm-up %.1f MB, last minute %.1f MB (%+.1f%%), last %.1f MB, max %.1f MB\n",
-			name, first / 1024, a / 1024, b / 1024, growth, last / 1024, max / 1024
+		printf "%-9s RSS: first %.1f MB, minute after warm-up %.1f MB, last minute %.1f MB (%+.1f%%; medians), max %.1f MB\n",
+			name, first / 1024, a / 1024, b / 1024, growth, max / 1024
 		exit !(a && growth <= 10)
 	}' "$tmp/rss"
 }
-awk '$1 % 60 == 0 { p = p sprintf(" %.1f", $2 / 1024); s = s sprintf(" %.1f", $3 / 1024) }
-     END { print "profile   RSS each minute (MB):" p; print "syscount  RSS each minute (MB):" s }' "$tmp/rss"
 rss_check profile 2 || fail=1
 rss_check syscount 3 || fail=1
 # one share per profile interval: the TOTAL of the "[lost stack]" row over

@@ -155,6 +155,12 @@ static void *cache_for(int pid)
 
 	if (pid < 0)
 		pid = -1;
+	if (!clock_)
+		/* a fixed threshold: the C library would otherwise raise it to
+		 * the largest block freed so far (an ELF section of some library),
+		 * and from then on such blocks would stay in the heap, between
+		 * smaller ones that keep its pages */
+		mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	clock_++;
 	for (int i = 0; i < ncaches; i++)
 		if (caches[i].pid == pid) {
