@@ -89,6 +89,8 @@ rss_check() {
 		exit !(a && growth <= 10)
 	}' "$tmp/rss"
 }
+awk '$1 % 60 == 0 { p = p sprintf(" %.1f", $2 / 1024); s = s sprintf(" %.1f", $3 / 1024) }
+     END { print "profile   RSS each minute (MB):" p; print "syscount  RSS each minute (MB):" s }' "$tmp/rss"
 rss_check profile 2 || fail=1
 rss_check syscount 3 || fail=1
 # one share per profile interval: the TOTAL of the "[lost stack]" row over
