@@ -2,6 +2,7 @@
  * `bpflua FILE.lua` runs a script; run, list and doctor are written in Lua
  * (lua/bpflua/cli.lua), so tracers stay Lua files and never need a rebuild. */
 #include <errno.h>
+#include <fcntl.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -199,6 +200,16 @@ static int run_code(lua_State *L, char **argv, int argc, int i)
 	return run_protected(L, 3);
 }
 
+/* Started with 0, 1 or 2 closed, the first files we open would take their
+ * numbers and our output would land in them (or a library's stray close
+ * would take it away): fill the gaps with /dev/null. */
+static void standard_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", O_RDWR) != fd)
+			_exit(127);
+}
+
 static void push_args(lua_State *L, char **argv, int argc, int script_index)
 {
 	lua_createtable(L, argc, 1);
@@ -214,6 +225,7 @@ int main(int argc, char **argv)
 	lua_State *L;
 	int i = 1, rc;
 
+	standard_fds();
 	if (getenv("BPFLUA_NO_CACHE") && *getenv("BPFLUA_NO_CACHE") && strcmp(getenv("BPFLUA_NO_CACHE"), "0"))
 		bl_cache_enabled = 0;
 	for (; i < argc; i++) {

@@ -2,17 +2,145 @@
 
 #include <bcc/bcc_syms.h>
 #include <elf.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#define MAX_CACHES 64
+/* libbcc 0.26 closes a file descriptor it never opened: ProcSyms::ModulePath
+ * leaves fd_ uninitialised for modules added without entering the process's
+ * namespace (every process's /tmp/perf-PID.map, memfd mappings), and its
+ * destructor closes fd_ when it is above 0. Whatever int the heap held there
+ * is closed when the symbol cache is freed: a map, a perf event, or stdout,
+ * which is how long profiles under process churn lost their output. Fixed
+ * upstream in 0.33 (commit 68710c4f, "syms: Initialize ModulePath::fd_").
+ * The C++ allocation functions are replaceable by the program, so ours hand
+ * out zeroed memory: fd_ reads 0 and nothing is closed. The whole set is
+ * replaced so new and delete always pair (the sanitizers check that). */
+void *_Znwm(size_t n);
+void *_Znam(size_t n);
+void *_ZnwmRKSt9nothrow_t(size_t n, const void *nothrow);
+void *_ZnamRKSt9nothrow_t(size_t n, const void *nothrow);
+void _ZdlPv(void *p);
+void _ZdaPv(void *p);
+void _ZdlPvm(void *p, size_t n);
+void _ZdaPvm(void *p, size_t n);
+void _ZdlPvRKSt9nothrow_t(void *p, const void *nothrow);
+void _ZdaPvRKSt9nothrow_t(void *p, const void *nothrow);
+
+void *_Znwm(size_t n)
+{
+	void *p = calloc(1, n ? n : 1);
+
+	if (!p) {
+		static const char msg[] = "bpflua: out of memory\n";
+
+		/* operator new may not return NULL, and C cannot throw */
+		if (write(2, msg, sizeof(msg) - 1) < 0)
+			abort();
+		abort();
+	}
+	return p;
+}
+
+void *_Znam(size_t n)
+{
+	return _Znwm(n);
+}
+
+void *_ZnwmRKSt9nothrow_t(size_t n, const void *nothrow)
+{
+	(void)nothrow;
+	return calloc(1, n ? n : 1);
+}
+
+void *_ZnamRKSt9nothrow_t(size_t n, const void *nothrow)
+{
+	(void)nothrow;
+	return calloc(1, n ? n : 1);
+}
+
+void _ZdlPv(void *p)
+{
+	free(p);
+}
+
+void _ZdaPv(void *p)
+{
+	free(p);
+}
+
+void _ZdlPvm(void *p, size_t n)
+{
+	(void)n;
+	free(p);
+}
+
+void _ZdaPvm(void *p, size_t n)
+{
+	(void)n;
+	free(p);
+}
+
+void _ZdlPvRKSt9nothrow_t(void *p, const void *nothrow)
+{
+	(void)nothrow;
+	free(p);
+}
+
+void _ZdaPvRKSt9nothrow_t(void *p, const void *nothrow)
+{
+	(void)nothrow;
+	free(p);
+}
+
+/* One libbcc symbol cache per process, a few MB each once its libraries are
+ * read: a bounded set, least recently used out first. Caches of processes
+ * that exited (or whose pid now names another process) go at bl_sym_trim(). */
+#define MAX_CACHES (BL_SYM_MAX_CACHES + 1) /* and the kernel's */
 
 static struct {
 	int pid;
+	unsigned long long start; /* the process's start time, to notice pid reuse */
+	unsigned long used;
 	void *cache;
 } caches[MAX_CACHES];
 static int ncaches;
+static unsigned long clock_;
+
+/* Field 22 of /proc/PID/stat (after the parenthesised name, which may hold
+ * anything); 0 when the process is gone. */
+static unsigned long long start_time(int pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long t = 0;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	/* state is field 3; start time is 19 fields further */
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p + 1, "%llu", &t) != 1)
+		return 0;
+	return t;
+}
+
+static void drop(int i)
+{
+	bcc_free_symcache(caches[i].cache, caches[i].pid);
+	caches[i] = caches[--ncaches];
+}
 
 static void *cache_for(int pid)
 {
@@ -23,21 +151,34 @@ static void *cache_for(int pid)
 		.use_symbol_type = (1 << STT_FUNC) | (1 << STT_GNU_IFUNC),
 	};
 	void *c;
+	int lru = -1;
 
 	if (pid < 0)
 		pid = -1;
+	if (!clock_)
+		/* a fixed threshold: the C library would otherwise raise it to
+		 * the largest block freed so far (an ELF section of some library),
+		 * and from then on such blocks would stay in the heap, between
+		 * smaller ones that keep its pages */
+		mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	clock_++;
 	for (int i = 0; i < ncaches; i++)
-		if (caches[i].pid == pid)
+		if (caches[i].pid == pid) {
+			caches[i].used = clock_;
 			return caches[i].cache;
-	if (ncaches == MAX_CACHES) {
-		/* evict the oldest process cache; slot 0 stays the kernel's if it came first */
-		bcc_free_symcache(caches[MAX_CACHES - 1].cache, caches[MAX_CACHES - 1].pid);
-		ncaches--;
+		}
+	if (pid >= 0 && bl_sym_cached() == BL_SYM_MAX_CACHES) {
+		for (int i = 0; i < ncaches; i++)
+			if (caches[i].pid >= 0 && (lru < 0 || caches[i].used < caches[lru].used))
+				lru = i;
+		drop(lru);
 	}
 	c = bcc_symcache_new(pid, pid < 0 ? NULL : &opt);
 	if (!c)
 		return NULL;
 	caches[ncaches].pid = pid;
+	caches[ncaches].start = pid < 0 ? 0 : start_time(pid);
+	caches[ncaches].used = clock_;
 	caches[ncaches].cache = c;
 	ncaches++;
 	return c;
@@ -86,7 +227,33 @@ int bl_sym_module(int pid, uint64_t addr, char *out, size_t len)
 
 void bl_sym_flush(void)
 {
+	while (ncaches)
+		drop(ncaches - 1);
+}
+
+int bl_sym_trim(void)
+{
+	int dropped = 0;
+
+	for (int i = ncaches; i-- > 0;) {
+		if (caches[i].pid < 0 || (caches[i].start && start_time(caches[i].pid) == caches[i].start))
+			continue;
+		drop(i);
+		dropped++;
+	}
+	/* a process's tables are many small blocks, freed in the middle of the
+	 * heap where the C library keeps them: give the pages back, or a long
+	 * run under process churn grows by what the busiest moment held */
+	if (dropped)
+		malloc_trim(0);
+	return dropped;
+}
+
+int bl_sym_cached(void)
+{
+	int n = 0;
+
 	for (int i = 0; i < ncaches; i++)
-		bcc_free_symcache(caches[i].cache, caches[i].pid);
-	ncaches = 0;
+		n += caches[i].pid >= 0;
+	return n;
 }

@@ -16,4 +16,12 @@ int bl_sym_module(int pid, uint64_t addr, char *out, size_t len);
 /* Drops every cached process symbol table (processes come and go). */
 void bl_sym_flush(void);
 
+/* Drops the symbol tables of processes that exited or whose pid was reused;
+ * returns how many. At most BL_SYM_MAX_CACHES process tables are kept. */
+int bl_sym_trim(void);
+#define BL_SYM_MAX_CACHES 32
+
+/* Process symbol tables held now */
+int bl_sym_cached(void);
+
 #endif

@@ -41,8 +41,7 @@ void lbpf_release(struct lbpf *b)
 	if (b->closed)
 		return;
 	b->closed = 1;
-	for (size_t i = b->nlinks; i-- > 0;)
-		bl_detach(&b->links[i]);
+	bl_detach_all(b->links, b->nlinks);
 	free(b->links);
 	bl_lua_free_buffers(b);
 	for (size_t i = 0; i < b->nprogs; i++) {
@@ -615,6 +614,15 @@ static int l_sym_flush(lua_State *L)
 	return 0;
 }
 
+/* BPF.sym_trim(): drops the symbol tables of processes that exited; returns
+ * how many it dropped and how many it keeps. */
+static int l_sym_trim(lua_State *L)
+{
+	lua_pushinteger(L, bl_sym_trim());
+	lua_pushinteger(L, bl_sym_cached());
+	return 2;
+}
+
 /* BPF.sleep(seconds): true when it slept the whole time, false when Ctrl-C
  * cut it short. */
 #define MAX_SLEEP 1e9 /* about 31 years: anything longer is a mistake */
@@ -783,6 +791,7 @@ static const luaL_Reg module_funcs[] = {
 	{ "ksym", l_ksym },
 	{ "sym_module", l_sym_module },
 	{ "sym_flush", l_sym_flush },
+	{ "sym_trim", l_sym_trim },
 	{ "sleep", l_sleep },
 	{ "interrupted", l_interrupted },
 	{ "aborted", l_aborted },

@@ -6,7 +6,15 @@
  *   -DUSER_ONLY / -DKERNEL_ONLY
  *
  * The pid filter and the sample limit come at run time through `config`,
- * so one compiled program serves every run from the cache. */
+ * so one compiled program serves every run from the cache.
+ *
+ * Counts and stacks come in two halves: samples go to the half `active`
+ * names while user space drains the other, every quarter second, and empties
+ * it. A stack map that is never emptied fills within minutes when processes
+ * come and go (each has its own addresses), and from then on nearly every
+ * new stack is lost; the halves keep it at what a quarter second brings.
+ *
+ *   -DSTACK_ENTRIES=N  stack ids each half holds (default 8192) */
 #include <uapi/linux/bpf_perf_event.h>
 #include "config.h"
 
@@ -17,8 +25,15 @@ struct key_t {
 	char comm[16];
 };
 
-BPF_HASH(counts, struct key_t, u64, 40960);
-BPF_STACK_TRACE(stacks, 16384);
+#ifndef STACK_ENTRIES
+#define STACK_ENTRIES 8192
+#endif
+
+BPF_HASH(counts0, struct key_t, u64, 20480);
+BPF_HASH(counts1, struct key_t, u64, 20480);
+BPF_STACK_TRACE(stacks0, STACK_ENTRIES);
+BPF_STACK_TRACE(stacks1, STACK_ENTRIES);
+BPF_ARRAY(active, u32, 1);
 BPF_ARRAY(total, u64, 1);
 
 
@@ -40,18 +55,25 @@ int on_sample(struct bpf_perf_event_data *ctx)
 		return 0;
 	__sync_fetch_and_add(n, 1);
 
-	struct key_t key = { .pid = tgid };
+	struct key_t key = { .pid = tgid, .user_stack = -1, .kernel_stack = -1 };
 	bpf_get_current_comm(&key.comm, sizeof(key.comm));
-#ifdef KERNEL_ONLY
-	key.user_stack = -1;
-#else
-	key.user_stack = stacks.get_stackid(&ctx->regs, BPF_F_USER_STACK);
+	u32 *half = active.lookup(&zero);
+	if (half && *half) {
+#ifndef KERNEL_ONLY
+		key.user_stack = stacks1.get_stackid(&ctx->regs, BPF_F_USER_STACK);
 #endif
-#ifdef USER_ONLY
-	key.kernel_stack = -1;
-#else
-	key.kernel_stack = stacks.get_stackid(&ctx->regs, 0);
+#ifndef USER_ONLY
+		key.kernel_stack = stacks1.get_stackid(&ctx->regs, 0);
 #endif
-	counts.increment(key);
+		counts1.increment(key);
+	} else {
+#ifndef KERNEL_ONLY
+		key.user_stack = stacks0.get_stackid(&ctx->regs, BPF_F_USER_STACK);
+#endif
+#ifndef USER_ONLY
+		key.kernel_stack = stacks0.get_stackid(&ctx->regs, 0);
+#endif
+		counts0.increment(key);
+	}
 	return 0;
 }

@@ -5,17 +5,10 @@ local probe = require("bpflua.probe")
 local flamegraph = require("bpflua.flamegraph")
 local stacks = require("bpflua.stacks")
 
-local RESOLVE_EVERY = 0.5 -- seconds; see bpflua/stacks.lua
+local DRAIN_EVERY = 0.25 -- seconds: a half of the maps fills for this long (probes/profile.c)
 
 local function frame_name(s)
   return (s:gsub(";", ":"))
-end
-
-local function resolve(st)
-  for k in st.counts:items() do
-    if k.user_stack >= 0 then st.res:user_frames(k.pid, k.user_stack) end
-    if k.kernel_stack >= 0 then st.res:kernel_frames(k.kernel_stack) end
-  end
 end
 
 local function named(frames, suffix)
@@ -28,19 +21,45 @@ local function samples(st)
   return st.total:get(0) or 0
 end
 
--- Stacks as { comm, pid, count, user = {innermost first}, kernel = {...} },
--- one per distinct (pid, user stack, kernel stack).
-local function collect(st)
-  resolve(st)
-  local out = {}
-  for k, n in st.counts:items() do
-    local user = k.user_stack >= 0 and named(st.res:user_frames(k.pid, k.user_stack), "") or {}
+-- Switches the samples to the other half, then moves the counts of the half
+-- they left into st.agg, by name: one entry per (comm, [pid,] user stack,
+-- kernel stack) as symbols, however many processes and addresses fed it.
+-- Stack ids mean nothing once their half is emptied, so they are resolved
+-- here and not kept.
+local function drain(st)
+  local h = st.halves[st.half + 1]
+  st.half = 1 - st.half
+  st.active:set(0, st.half)
+  BPF.sleep(0.001) -- a sample that saw the old half is done long before
+  local res = stacks.resolver(st.b, h.stacks)
+  for k, n in h.counts:items() do
+    local user = k.user_stack >= 0 and named(res:user_frames(k.pid, k.user_stack), "") or {}
     if k.user_stack < 0 and k.user_stack ~= -BPF.EFAULT and not st.kernel_only then
-      user = { "[lost stack]" } -- -EFAULT is a kernel thread; anything else was a full stack map
+      user = { "[lost stack]" } -- -EFAULT is a kernel thread; anything else found no room in the map
     end
-    local kernel = k.kernel_stack >= 0 and named(st.res:kernel_frames(k.kernel_stack), "_[k]") or {}
-    out[#out + 1] = { comm = k.comm, pid = k.pid, count = n, user = user, kernel = kernel }
+    local kernel = k.kernel_stack >= 0 and named(res:kernel_frames(k.kernel_stack), "_[k]") or {}
+    local key = table.concat({ k.comm, st.by_pid and k.pid or "", table.concat(user, ";"),
+                               table.concat(kernel, ";") }, "\0")
+    local s = st.agg[key]
+    if s then
+      s.count = s.count + n
+    else
+      st.agg[key] = { comm = k.comm, pid = k.pid, count = n, user = user, kernel = kernel }
+    end
   end
+  h.counts:clear()
+  h.stacks:clear()
+  BPF.sym_trim()
+  st.last_resolve = BPF.monotonic()
+end
+
+-- Stacks as { comm, pid, count, user = {innermost first}, kernel = {...} },
+-- most samples first.
+local function collect(st)
+  drain(st)
+  drain(st) -- and the half that was filling
+  local out = {}
+  for _, s in pairs(st.agg) do out[#out + 1] = s end
   table.sort(out, function(a, b) return a.count > b.count end)
   return out
 end
@@ -90,6 +109,8 @@ return {
     { "K", "kernel-only", type = "flag", help = "kernel stacks only" },
     { nil, "idle", type = "flag", help = "include the idle task" },
     { "T", "top", type = "int", default = 20, min = 0, help = "text format: show the top N functions (0: all)" },
+    { nil, "stack-storage", type = "int", default = 8192, min = 16,
+      help = "stack ids each of the two stack maps holds (about 1 KB of kernel memory each)" },
     { nil, "format", type = "choice", choices = { "text", "json", "folded", "svg" }, default = "text",
       help = "top functions (text), stacks (json), folded stacks, or a flame graph (svg)" },
   },
@@ -105,17 +126,20 @@ return {
   init = function(opts)
     local b = probe.load("profile", {
       INCLUDE_IDLE = opts.idle, USER_ONLY = opts.user_only, KERNEL_ONLY = opts.kernel_only,
+      STACK_ENTRIES = opts.stack_storage ~= 8192 and opts.stack_storage,
     }, { filter_pid = opts.pid, exclude_pid = BPF.getpid(), max_events = opts.max_samples })
     b:attach_perf_event{ ev_type = BPF.PERF_TYPE_SOFTWARE, ev_config = BPF.PERF_COUNT_SW_CPU_CLOCK,
                          fn_name = "on_sample", sample_freq = opts.frequency, pid = -1, cpu = -1 }
     opts.out:note(string.format("Sampling %s at %d Hz%s... Ctrl-C to end.",
       opts.pid and ("pid " .. opts.pid) or "all CPUs", opts.frequency,
       opts.duration and string.format(" for %g s", opts.duration) or ""))
-    return { b = b, counts = b:get_table("counts"), res = stacks.resolver(b, b:get_table("stacks")),
-             total = b:get_table("total"), last_resolve = BPF.monotonic(), kernel_only = opts.kernel_only }
+    return { b = b, total = b:get_table("total"), active = b:get_table("active"), half = 0, agg = {},
+             halves = { { counts = b:get_table("counts0"), stacks = b:get_table("stacks0") },
+                        { counts = b:get_table("counts1"), stacks = b:get_table("stacks1") } },
+             by_pid = opts.format == "json", last_resolve = BPF.monotonic(), kernel_only = opts.kernel_only }
   end,
 
-  poll = stacks.poll_resolving(RESOLVE_EVERY, resolve),
+  poll = stacks.poll_resolving(DRAIN_EVERY, drain),
 
   status = function(st)
     return { events = samples(st) }
@@ -157,8 +181,11 @@ return {
       out:note(string.format("profile: stopped after %d samples (--max-samples)", opts.max_samples))
     end
     if not final then
-      st.counts:clear()
+      st.agg = {}
       st.total:set(0, 0)
+      -- the interval's stacks, names and resolvers are garbage now: a full
+      -- cycle keeps a long run's heap at one interval's worth
+      collectgarbage()
     end
   end,
 }

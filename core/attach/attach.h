@@ -3,6 +3,7 @@
 #ifndef BPFLUA_ATTACH_H
 #define BPFLUA_ATTACH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct bl_attach_spec {
@@ -20,6 +21,7 @@ struct bl_link {
 	const struct bl_provider *prov;
 	int nfds;
 	int *fds;
+	int *bpf_links; /* per fd: the BPF link that runs the program on it, or -1 */
 	char ev_name[128]; /* legacy uprobe/kprobe event to remove on detach */
 	char desc[256];    /* what it is attached to, for messages and listings */
 };
@@ -43,6 +45,8 @@ const struct bl_provider *bl_provider_find(const char *name);
 int bl_attach(const struct bl_provider *prov, int prog_fd, const struct bl_attach_spec *spec,
 	      struct bl_link *link);
 void bl_detach(struct bl_link *link);
+/* Detaches n links, last first; their programs are taken off together. */
+void bl_detach_all(struct bl_link *links, size_t n);
 
 /* Set at a clean exit: detaching switches events off at once and leaves the
  * slow last close to a child started by bl_detach_finish(). Links with a
@@ -50,9 +54,12 @@ void bl_detach(struct bl_link *link);
 extern int bl_detach_deferred;
 void bl_detach_finish(void);
 
-/* Shared by providers: opens one perf event per fd slot and attaches prog. */
-int bl_perf_event_attach_bpf(int pfd, int prog_fd);
+/* Shared by providers: runs prog on the perf event in fd slot i, through a
+ * BPF link where the kernel has them (5.15), and enables the event. */
+int bl_perf_event_attach_bpf(struct bl_link *link, int i, int prog_fd);
 void bl_close_fds(struct bl_link *link);
+/* Room for n fds, none open yet; -ENOMEM on failure. */
+int bl_link_alloc(struct bl_link *link, int n);
 /* Makes fd the link's one fd; on failure closes it and returns -ENOMEM. */
 int bl_link_set_fd(struct bl_link *link, int fd);
 

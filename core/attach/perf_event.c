@@ -29,8 +29,7 @@ static int pe_attach(int prog_fd, const struct bl_attach_spec *spec, struct bl_l
 		if (ncpu > MAX_CPUS)
 			ncpu = MAX_CPUS;
 	}
-	link->fds = malloc(sizeof(int) * (size_t)ncpu);
-	if (!link->fds)
+	if (bl_link_alloc(link, ncpu))
 		return -ENOMEM;
 	snprintf(link->desc, sizeof(link->desc), "perf_event:%u:%u", spec->ev_type, spec->ev_config);
 	for (int i = 0; i < ncpu; i++) {
@@ -56,7 +55,7 @@ static int pe_attach(int prog_fd, const struct bl_attach_spec *spec, struct bl_l
 					: err == -ENOENT || err == -EOPNOTSUPP ? " (this event is not supported here)" : "");
 		}
 		link->fds[link->nfds++] = pfd;
-		err = bl_perf_event_attach_bpf(pfd, prog_fd);
+		err = bl_perf_event_attach_bpf(link, link->nfds - 1, prog_fd);
 		if (err)
 			return bl_error(err, "cannot attach to perf event on CPU %d: %s", cpus[i], strerror(-err));
 	}

@@ -112,7 +112,7 @@ static int tp_attach(int prog_fd, const struct bl_attach_spec *spec, struct bl_l
 	if (err)
 		return err;
 	snprintf(link->desc, sizeof(link->desc), "tracepoint:%s", spec->target);
-	err = bl_perf_event_attach_bpf(pfd, prog_fd);
+	err = bl_perf_event_attach_bpf(link, 0, prog_fd);
 	if (err)
 		return bl_error(err, "cannot attach to tracepoint %s: %s", spec->target, strerror(-err));
 	return 0;

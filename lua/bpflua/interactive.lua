@@ -315,7 +315,9 @@ end
 
 -- `bpflua -e CODE` and scripts on stdin: run, then stream trace events and
 -- wait (for SECONDS, or until Ctrl-C) if probes are attached, then print
--- the aggregations and detach.
+-- the aggregations. The probes detach as the host closes the Lua state:
+-- at a clean exit the kernel's slow part of that happens in the background
+-- (core/attach/attach.c), which matters with hundreds of tracepoints.
 function M.run(code, chunkname, seconds)
   local env = M.env()
   local fn, err = load(code, chunkname, "t", env)
@@ -332,7 +334,6 @@ function M.run(code, chunkname, seconds)
     oneliner.wait(seconds)
     if nagg > 0 then print() end
     oneliner.print_all()
-    while #oneliner.active > 0 do oneliner.active[1]:stop() end
   end
   return 0
 end

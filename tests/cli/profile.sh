@@ -1,6 +1,7 @@
 #!/bin/bash
 # profile -c on a CPU burner: most samples land in bl_burn_cpu, in every
-# output format; the SVG is well-formed XML; --max-samples stops exactly.
+# output format; the SVG is well-formed XML; --max-samples stops exactly;
+# new stacks keep resolving however many came before; fd 1 is never left closed.
 set -euo pipefail
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -53,10 +54,29 @@ awk '{ n = $NF; all += n; if ($0 ~ /;bl_jitted_spin /) jit += n }
 grep -q '^50 samples$' "$tmp/text" && grep -q 'stopped after 50 samples' "$tmp/err" \
 	|| { cat "$tmp/text" "$tmp/err"; echo "FAIL: --max-samples"; exit 1; }
 
+# A stack map that is never emptied fills as new stacks keep coming (here a new
+# call path every 4 ms, ~1500 in the run; under process churn, every new
+# process), and "[lost stack]" then grows interval after interval: with the
+# map this size, from 10% to 68% by the sixth second before the maps were
+# drained. Each full interval must stay under 15%.
+"$BPFLUA" run profile -F 999 -i 1 -T 0 --stack-storage 2048 -c "$BPFLUA_WORKLOAD paths 6" >"$tmp/paths" 2>"$tmp/err" \
+	|| { cat "$tmp/err"; exit 1; }
+awk '/\[lost stack\]$/ { lost = $3 }
+     /^[0-9]+ samples$/ { if ($1 >= 200) { n++; share = 100 * lost / $1; printf "interval %d: %.1f%% of %d samples lost\n", n, share, $1
+                                           if (share >= 15) bad++ }
+                          lost = 0 }
+     END { exit !(n >= 4 && !bad) }' "$tmp/paths" || { cat "$tmp/paths"; echo "FAIL: lost stacks over the run"; exit 1; }
+grep -q "bl_path_a" "$tmp/paths" || { cat "$tmp/paths"; echo "FAIL: no bl_path_a frames"; exit 1; }
+
+# started with stdout closed, bpflua puts /dev/null there rather than letting
+# the first file it opens take fd 1 (where print() would then write)
+"$BPFLUA" -e 'os.execute("readlink /proc/$PPID/fd/1 >&2")' >&- 2>"$tmp/fd1" || { cat "$tmp/fd1"; exit 1; }
+[ "$(cat "$tmp/fd1")" = /dev/null ] || { cat "$tmp/fd1"; echo "FAIL: fd 1 is not /dev/null"; exit 1; }
+
 # argument errors come before any compile, and name the problem
 if "$BPFLUA" run profile --format svg -i 1 2>"$tmp/err"; then echo "FAIL: -i with svg accepted"; exit 1; fi
 grep -q 'a flame graph covers the whole run' "$tmp/err" || { cat "$tmp/err"; exit 1; }
 if "$BPFLUA" run profile -F abc 2>"$tmp/err"; then echo "FAIL: -F abc accepted"; exit 1; fi
 grep -q "wants an integer" "$tmp/err" || { cat "$tmp/err"; exit 1; }
 "$BPFLUA" run profile --help | grep -q -- '--max-samples' || { echo "FAIL: --help"; exit 1; }
-echo "profile: 9 checks passed"
+echo "profile: 12 checks passed"

@@ -20,6 +20,9 @@
  *                               sequences, newlines, invalid UTF-8: what a
  *                               hostile process may call itself), makes N
  *                               getppid() calls, spins SECONDS, lingers 1 s
+ *   workload paths SECONDS       spins 4 ms at a time at the end of 12 calls,
+ *                               each to bl_path_a() or bl_path_b(): a new call
+ *                               path (a new stack) every 4 ms, 4096 in all
  *
  * Prints its pid first, so a test can filter on it. */
 #include <fcntl.h>
@@ -50,6 +53,32 @@ __attribute__((noinline)) void bl_burn_cpu(double seconds)
 			sink += (unsigned long)i * 7;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 	} while ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 < seconds);
+}
+
+void bl_path_b(unsigned bits, int depth);
+
+/* the work after each call keeps it a call (no tail call): every level's
+ * return address tells which way the path went */
+__attribute__((noinline)) void bl_path_a(unsigned bits, int depth)
+{
+	if (depth == 0)
+		bl_burn_cpu(0.004);
+	else if (bits & 1)
+		bl_path_a(bits >> 1, depth - 1);
+	else
+		bl_path_b(bits >> 1, depth - 1);
+	sink++;
+}
+
+__attribute__((noinline)) void bl_path_b(unsigned bits, int depth)
+{
+	if (depth == 0)
+		bl_burn_cpu(0.004);
+	else if (bits & 1)
+		bl_path_a(bits >> 1, depth - 1);
+	else
+		bl_path_b(bits >> 1, depth - 1);
+	sink++;
 }
 
 static void *leaked[100000];
@@ -166,6 +195,18 @@ int main(int argc, char **argv)
 		nanosleep(&s, NULL); /* a tracer can still read our memory map */
 	} else if (!strcmp(argv[1], "jit")) {
 		return run_jit(atof(argv[2]));
+	} else if (!strcmp(argv[1], "paths")) {
+		struct timespec t0, t;
+		double seconds = atof(argv[2]), elapsed;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (unsigned p = 0;; p++) {
+			bl_path_a(p & 4095, 12);
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			elapsed = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
+			if (elapsed >= seconds)
+				break;
+		}
 	} else if (!strcmp(argv[1], "burn")) {
 		bl_burn_cpu(atof(argv[2]));
 		printf("done\n");
