@@ -10,10 +10,10 @@
  *   workload leak N SIZE        leaks N blocks of SIZE bytes from
  *                               bl_leak_memory(), allocates and frees as many
  *                               in bl_alloc_and_free(), then lingers 1 s
- *   workload jit SECONDS         runs machine code from an anonymous mapping
+ *   workload jit SECONDS         runs machine code (SECONDS of CPU) from an anonymous mapping
  *                               (as a JIT does), named bl_jitted_spin in
  *                               /tmp/perf-PID.map, then lingers 1 s
- *   workload burn SECONDS [GATE] spins in bl_burn_cpu() for SECONDS, then
+ *   workload burn SECONDS [GATE] spins in bl_burn_cpu() for SECONDS of CPU, then
  *                               stays alive until GATE exists, so that its
  *                               stacks can still be symbolized
  *   workload named HEX N SECONDS  renames itself to the bytes HEX (escape
@@ -43,15 +43,17 @@ __attribute__((noinline)) void bl_traced_function(unsigned long i)
 	__asm__ volatile("" ::: "memory");
 }
 
+/* Spins until this thread has had SECONDS of CPU, however busy the host:
+ * a sampling test then knows how many samples to expect. */
 __attribute__((noinline)) void bl_burn_cpu(double seconds)
 {
 	struct timespec t0, t;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 	do {
 		for (int i = 0; i < 100000; i++)
 			sink += (unsigned long)i * 7;
-		clock_gettime(CLOCK_MONOTONIC, &t);
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
 	} while ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 < seconds);
 }
 
@@ -101,6 +103,16 @@ __attribute__((noinline)) void bl_alloc_and_free(size_t size)
 	free(p);
 }
 
+/* The referee for sampling tests: the CPU time this process got, as the
+ * kernel charged it; a 99 Hz profile sees 99 samples per CPU second. */
+static void say_cpu_time(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	fprintf(stderr, "cpu_ms %ld\n", (long)t.tv_sec * 1000 + t.tv_nsec / 1000000);
+}
+
 /* mov rcx, 1000000; 1: dec rcx; jnz 1b; ret */
 static const unsigned char spin_code[] = { 0x48, 0xc7, 0xc1, 0x40, 0x42, 0x0f, 0x00,
 					   0x48, 0xff, 0xc9, 0x75, 0xfb, 0xc3 };
@@ -121,11 +133,12 @@ static int run_jit(double seconds)
 		return 1;
 	fprintf(f, "%lx %zx bl_jitted_spin\n", (unsigned long)mem, sizeof(spin_code));
 	fclose(f);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 	do {
 		((void (*)(void))mem)();
-		clock_gettime(CLOCK_MONOTONIC, &t);
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
 	} while ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 < seconds);
+	say_cpu_time();
 	nanosleep(&linger, NULL);
 	unlink(path);
 	return 0;
@@ -209,6 +222,7 @@ int main(int argc, char **argv)
 		}
 	} else if (!strcmp(argv[1], "burn")) {
 		bl_burn_cpu(atof(argv[2]));
+		say_cpu_time();
 		printf("done\n");
 		fflush(stdout);
 		if (argc > 3)
