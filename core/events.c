@@ -9,8 +9,8 @@
 
 #include "error.h"
 #include "kernel.h"
+#include "sys.h"
 
-#define MAX_CPUS 4096
 
 struct bl_perfbuf {
 	bl_event_cb cb;
@@ -42,18 +42,16 @@ static void perf_lost(void *cookie, uint64_t lost)
 int bl_perfbuf_open(int map_fd, int page_cnt, bl_event_cb cb, bl_lost_cb lost, void *ctx,
 		    struct bl_perfbuf **out)
 {
-	static int cpus[MAX_CPUS];
+	const int *cpus;
 	struct bl_perfbuf *pb;
 	int n, err = 0;
 
 	*out = NULL;
 	if (page_cnt <= 0 || (page_cnt & (page_cnt - 1)))
 		return bl_error(-EINVAL, "page_cnt must be a power of two, not %d", page_cnt);
-	n = bl_cpu_list("/sys/devices/system/cpu/online", cpus, MAX_CPUS);
+	n = bl_online_cpus(&cpus);
 	if (n <= 0)
 		return bl_error(-EIO, "cannot read the online CPUs");
-	if (n > MAX_CPUS)
-		n = MAX_CPUS;
 	pb = calloc(1, sizeof(*pb) + sizeof(struct perf_reader *) * (size_t)n);
 	if (!pb)
 		return -ENOMEM;
@@ -71,7 +69,9 @@ int bl_perfbuf_open(int map_fd, int page_cnt, bl_event_cb cb, bl_lost_cb lost, v
 		}
 		pb->readers[pb->nreaders++] = r;
 		fd = perf_reader_fd(r);
-		if (bpf_update_elem(map_fd, &cpus[i], &fd, 0)) {
+		int cpu = cpus[i]; /* libbcc's prototype wants a mutable key */
+
+		if (bpf_update_elem(map_fd, &cpu, &fd, 0)) {
 			err = bl_error(-errno, "cannot install the perf buffer of CPU %d: %s", cpus[i],
 				       strerror(errno));
 			break;
@@ -96,12 +96,12 @@ void bl_perfbuf_free(struct bl_perfbuf *pb)
 
 int bl_perfbuf_poll(struct bl_perfbuf **pbs, int n, int timeout_ms)
 {
-	struct perf_reader *all[MAX_CPUS];
+	struct perf_reader *all[BL_MAX_CPUS];
 	int total = 0, rc;
 
 	for (int i = 0; i < n; i++) {
 		pbs[i]->stop = 0;
-		for (int k = 0; k < pbs[i]->nreaders && total < MAX_CPUS; k++)
+		for (int k = 0; k < pbs[i]->nreaders && total < BL_MAX_CPUS; k++)
 			all[total++] = pbs[i]->readers[k];
 	}
 	rc = perf_reader_poll(total, all, timeout_ms);

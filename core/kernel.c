@@ -1,4 +1,5 @@
 #include "kernel.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <linux/bpf.h>
@@ -8,7 +9,6 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -19,35 +19,6 @@ static int probed;
 static int exists(const char *path)
 {
 	return access(path, F_OK) == 0;
-}
-
-int bl_cpu_list(const char *path, int *cpus, int max)
-{
-	FILE *f = fopen(path, "r");
-	char buf[1024], *p;
-	int n = 0;
-
-	if (!f)
-		return -errno;
-	if (!fgets(buf, sizeof(buf), f)) {
-		fclose(f);
-		return -EIO;
-	}
-	fclose(f);
-	for (p = buf; *p && *p != '\n';) {
-		char *end;
-		long a = strtol(p, &end, 10), b = a;
-
-		if (end == p)
-			return -EINVAL;
-		if (*end == '-')
-			b = strtol(end + 1, &end, 10);
-		for (long c = a; c <= b; c++, n++)
-			if (cpus && n < max)
-				cpus[n] = (int)c;
-		p = *end == ',' ? end + 1 : end;
-	}
-	return n;
 }
 
 static const char *find_tracefs(void)
@@ -109,11 +80,6 @@ static int read_int(const char *path, int dflt)
 	return v;
 }
 
-static long sys_bpf(int cmd, union bpf_attr *attr)
-{
-	return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
-}
-
 static int try_map(int type, unsigned key, unsigned value, unsigned entries)
 {
 	union bpf_attr attr;
@@ -124,7 +90,7 @@ static int try_map(int type, unsigned key, unsigned value, unsigned entries)
 	attr.key_size = key;
 	attr.value_size = value;
 	attr.max_entries = entries;
-	fd = (int)sys_bpf(BPF_MAP_CREATE, &attr);
+	fd = (int)bl_sys_bpf(BPF_MAP_CREATE, &attr);
 	if (fd < 0)
 		return 0;
 	close(fd);
@@ -146,7 +112,7 @@ static int try_raw_tracepoint(void)
 	attr.insns = (unsigned long)insns;
 	attr.insn_cnt = 2;
 	attr.license = (unsigned long)"GPL";
-	fd = (int)sys_bpf(BPF_PROG_LOAD, &attr);
+	fd = (int)bl_sys_bpf(BPF_PROG_LOAD, &attr);
 	if (fd < 0)
 		return 0;
 	close(fd);
@@ -165,7 +131,7 @@ static int try_perf_sampling(void)
 	attr.freq = 1;
 	attr.sample_freq = 99;
 	attr.disabled = 1;
-	fd = (int)syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+	fd = bl_sys_perf_event_open(&attr, -1, 0);
 	if (fd < 0)
 		return 0;
 	close(fd);

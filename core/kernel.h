@@ -33,7 +33,7 @@ const char *bl_privilege_hint(void);
 
 /* Parses a CPU list file ("0-3,5"). Fills cpus (up to max) and returns how
  * many CPUs it names, or negative errno. */
-int bl_cpu_list(const char *path, int *cpus, int max);
+
 
 /* Value of a kernel config option from /proc/config.gz or /boot/config-*:
  * "y", "m", "n" (unset), or NULL when no config is readable. */

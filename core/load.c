@@ -5,18 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "error.h"
 #include "kernel.h"
+#include "sys.h"
 
 #define LOG_LINES_SHOWN 12
-
-static long sys_bpf(int cmd, union bpf_attr *attr)
-{
-	return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
-}
 
 /* Kernel object names: at most 15 characters of [A-Za-z0-9_.]. */
 static void object_name(char dst[BPF_OBJ_NAME_LEN], const char *src)
@@ -41,11 +36,11 @@ static int create_map(const struct bl_map_spec *m)
 	attr.max_entries = m->max_entries;
 	attr.map_flags = m->flags;
 	object_name(attr.map_name, m->name);
-	fd = (int)sys_bpf(BPF_MAP_CREATE, &attr);
+	fd = (int)bl_sys_bpf(BPF_MAP_CREATE, &attr);
 	if (fd < 0 && errno == EINVAL) {
 		/* kernels before 4.15 know no names */
 		memset(attr.map_name, 0, sizeof(attr.map_name));
-		fd = (int)sys_bpf(BPF_MAP_CREATE, &attr);
+		fd = (int)bl_sys_bpf(BPF_MAP_CREATE, &attr);
 	}
 	return fd < 0 ? -errno : fd;
 }
@@ -91,14 +86,14 @@ static const char *log_tail(const char *log, int lines)
 
 static int prog_load(union bpf_attr *attr)
 {
-	int fd = (int)sys_bpf(BPF_PROG_LOAD, attr);
+	int fd = (int)bl_sys_bpf(BPF_PROG_LOAD, attr);
 
 	if (fd < 0 && errno == EINVAL && attr->prog_name[0] && !attr->log_level) {
 		char saved[BPF_OBJ_NAME_LEN];
 
 		memcpy(saved, attr->prog_name, sizeof(saved));
 		memset(attr->prog_name, 0, sizeof(attr->prog_name));
-		fd = (int)sys_bpf(BPF_PROG_LOAD, attr);
+		fd = (int)bl_sys_bpf(BPF_PROG_LOAD, attr);
 		if (fd < 0)
 			memcpy(attr->prog_name, saved, sizeof(saved));
 	}
@@ -184,11 +179,3 @@ out:
 	return err;
 }
 
-int bl_possible_cpus(void)
-{
-	static int n;
-
-	if (!n)
-		n = bl_cpu_list("/sys/devices/system/cpu/possible", NULL, 0);
-	return n > 0 ? n : 1;
-}

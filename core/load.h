@@ -16,7 +16,4 @@ int bl_load_maps(const struct bl_object *obj, int *fds);
 int bl_load_prog(const struct bl_object *obj, const int *map_fds, const char *fn,
 		 int prog_type, int *prog_fd);
 
-/* Number of possible CPUs: the stride of per-CPU map values. */
-int bl_possible_cpus(void);
-
 #endif

@@ -9,6 +9,7 @@
 #include <bcc/libbpf.h>
 
 #include "../core/load.h"
+#include "../core/sys.h"
 #include "lbpflua.h"
 
 static struct ltable *check_table(lua_State *L, int idx)

@@ -1,4 +1,5 @@
 #include "attach.h"
+#include "../sys.h"
 
 #include <errno.h>
 #include <linux/bpf.h>
@@ -7,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 static const struct bl_provider *const providers[] = {
@@ -210,7 +210,7 @@ int bl_perf_event_attach_bpf(struct bl_link *link, int i, int prog_fd)
 	attr.link_create.prog_fd = (uint32_t)prog_fd;
 	attr.link_create.target_fd = (uint32_t)link->fds[i];
 	attr.link_create.attach_type = BPF_PERF_EVENT;
-	fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+	fd = (int)bl_sys_bpf(BPF_LINK_CREATE, &attr);
 	if (fd >= 0)
 		link->bpf_links[i] = fd;
 	else if (ioctl(link->fds[i], PERF_EVENT_IOC_SET_BPF, prog_fd) < 0) /* before 5.15 */

@@ -5,29 +5,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "attach.h"
 #include "../error.h"
 #include "../kernel.h"
-
-#define MAX_CPUS 4096
+#include "../sys.h"
 
 static int pe_attach(int prog_fd, const struct bl_attach_spec *spec, struct bl_link *link)
 {
-	static int cpus[MAX_CPUS];
-	int ncpu;
+	const int *cpus = &spec->cpu;
+	int ncpu = 1;
 
-	if (spec->cpu >= 0) {
-		cpus[0] = spec->cpu;
-		ncpu = 1;
-	} else {
-		ncpu = bl_cpu_list("/sys/devices/system/cpu/online", cpus, MAX_CPUS);
+	if (spec->cpu < 0) {
+		ncpu = bl_online_cpus(&cpus);
 		if (ncpu <= 0)
 			return bl_error(-EIO, "cannot read the online CPUs");
-		if (ncpu > MAX_CPUS)
-			ncpu = MAX_CPUS;
 	}
 	if (bl_link_alloc(link, ncpu))
 		return -ENOMEM;
@@ -46,7 +39,7 @@ static int pe_attach(int prog_fd, const struct bl_attach_spec *spec, struct bl_l
 		} else {
 			attr.sample_period = spec->sample_period ? spec->sample_period : 1;
 		}
-		pfd = (int)syscall(__NR_perf_event_open, &attr, spec->pid, cpus[i], -1, PERF_FLAG_FD_CLOEXEC);
+		pfd = bl_sys_perf_event_open(&attr, spec->pid, cpus[i]);
 		if (pfd < 0) {
 			err = -errno;
 			return bl_error(err, "cannot open perf event type %u config %u on CPU %d: %s%s",

@@ -4,11 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "attach.h"
 #include "../error.h"
+#include "../sys.h"
 
 static int raw_attach(int prog_fd, const struct bl_attach_spec *spec, struct bl_link *link)
 {
@@ -18,7 +18,7 @@ static int raw_attach(int prog_fd, const struct bl_attach_spec *spec, struct bl_
 	memset(&attr, 0, sizeof(attr));
 	attr.raw_tracepoint.name = (uint64_t)(uintptr_t)spec->target;
 	attr.raw_tracepoint.prog_fd = (uint32_t)prog_fd;
-	fd = (int)syscall(__NR_bpf, BPF_RAW_TRACEPOINT_OPEN, &attr, sizeof(attr));
+	fd = (int)bl_sys_bpf(BPF_RAW_TRACEPOINT_OPEN, &attr);
 	if (fd < 0) {
 		int err = -errno;
 

@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "attach.h"
 #include "../error.h"
 #include "../kernel.h"
+#include "../sys.h"
 
 /* Names in dir that contain want or that want contains: "did you mean". */
 static void suggest(const char *dir, const char *want, const char *prefix, char *out, size_t len)
@@ -104,7 +104,7 @@ static int tp_attach(int prog_fd, const struct bl_attach_spec *spec, struct bl_l
 	attr.config = (uint64_t)id;
 	attr.sample_period = 1;
 	attr.wakeup_events = 1;
-	pfd = (int)syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+	pfd = bl_sys_perf_event_open(&attr, -1, 0);
 	if (pfd < 0)
 		return bl_error(-errno, "cannot open tracepoint %s: %s%s", spec->target, strerror(errno),
 				errno == EACCES || errno == EPERM ? bl_privilege_hint() : "");
