@@ -142,14 +142,21 @@ static void drop(int i)
 	caches[i] = caches[--ncaches];
 }
 
-static void *cache_for(int pid)
+const struct bcc_symbol_option *bl_sym_options(void)
 {
-	struct bcc_symbol_option opt = {
+	static const struct bcc_symbol_option opt = {
 		.use_debug_file = 1,
 		.check_debug_file_crc = 1,
 		.lazy_symbolize = 1,
 		.use_symbol_type = (1 << STT_FUNC) | (1 << STT_GNU_IFUNC),
 	};
+
+	return &opt;
+}
+
+static void *cache_for(int pid)
+{
+	struct bcc_symbol_option opt = *bl_sym_options(); /* libbcc's prototype is not const */
 	void *c;
 	int lru = -1;
 

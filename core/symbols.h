@@ -24,4 +24,9 @@ int bl_sym_trim(void);
 /* Process symbol tables held now */
 int bl_sym_cached(void);
 
+/* How bpflua reads a binary's symbols, for resolving and for uprobes alike:
+ * functions (and IFUNCs), with separate debug files checked by CRC. */
+struct bcc_symbol_option;
+const struct bcc_symbol_option *bl_sym_options(void);
+
 #endif

@@ -15,6 +15,7 @@
 #include "attach.h"
 #include "../error.h"
 #include "../kernel.h"
+#include "../symbols.h"
 
 static void event_name(char *out, size_t len, int ret, const char *path, uint64_t off)
 {
@@ -28,12 +29,7 @@ static void event_name(char *out, size_t len, int ret, const char *path, uint64_
 
 static int up_attach(int prog_fd, const struct bl_attach_spec *spec, struct bl_link *link)
 {
-	struct bcc_symbol_option opt = {
-		.use_debug_file = 1,
-		.check_debug_file_crc = 1,
-		.lazy_symbolize = 1,
-		.use_symbol_type = (1 << STT_FUNC) | (1 << STT_GNU_IFUNC),
-	};
+	struct bcc_symbol_option opt = *bl_sym_options();
 	struct bcc_symbol sym;
 	char path[4096];
 	int pfd;
