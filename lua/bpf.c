@@ -6,23 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <bcc/bcc_elf.h>
-#include <bcc/bcc_proc.h>
-#include <bcc/bcc_syms.h>
-
-#include "../core/cache.h"
 #include "../core/compile.h"
-#include "../core/error.h"
-#include "../core/headers.h"
 #include "../core/kernel.h"
 #include "../core/load.h"
 #include "../core/grow.h"
 #include "../core/open.h"
 #include "../core/symbols.h"
-#include "../core/syscalls.h"
 #include "lbpflua.h"
 
 struct lbpf *lbpf_check(lua_State *L, int idx)
@@ -399,55 +390,6 @@ static int l_new(lua_State *L)
 	return 1;
 }
 
-static int l_cache_stats(lua_State *L)
-{
-	lua_createtable(L, 0, 3);
-	lua_pushinteger(L, bl_cache_hits);
-	lua_setfield(L, -2, "hits");
-	lua_pushinteger(L, bl_cache_misses);
-	lua_setfield(L, -2, "misses");
-	lua_pushboolean(L, bl_cache_enabled);
-	lua_setfield(L, -2, "enabled");
-	return 1;
-}
-
-static void push_entry(const struct bl_cache_entry *e, void *arg)
-{
-	lua_State *L = arg;
-
-	lua_createtable(L, 0, 3);
-	lua_pushstring(L, e->key);
-	lua_setfield(L, -2, "key");
-	lua_pushinteger(L, (lua_Integer)e->size);
-	lua_setfield(L, -2, "size");
-	lua_pushinteger(L, (lua_Integer)e->mtime);
-	lua_setfield(L, -2, "mtime");
-	lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-}
-
-/* BPF.cache_list() -> { {key, size, mtime}, ... }, directory */
-static int l_cache_list(lua_State *L)
-{
-	int n;
-
-	lua_newtable(L);
-	n = bl_cache_list(push_entry, L);
-	if (n < 0)
-		return bl_lua_raise_core(L, NULL);
-	lua_pushstring(L, bl_cache_programs_path());
-	return 2;
-}
-
-static int l_cache_clear(lua_State *L)
-{
-	int n = bl_cache_clear();
-
-	if (n < 0)
-		return bl_lua_raise_core(L, NULL);
-	lua_pushinteger(L, n);
-	return 1;
-}
-
 static int l_cleanup(lua_State *L)
 {
 	lbpf_release(luaL_checkudata(L, 1, BPF_MT));
@@ -508,34 +450,6 @@ static int l_tables(lua_State *L)
 	return 1;
 }
 
-static int push_function_name(const char *name, uint64_t addr, uint64_t len, void *arg)
-{
-	lua_State *L = arg;
-
-	(void)addr;
-	(void)len;
-	lua_pushstring(L, name);
-	lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-	return 0;
-}
-
-/* BPF.elf_functions(path or library name) -> { names }: for uprobe
- * completion and probes("u:..."). */
-static int l_elf_functions(lua_State *L)
-{
-	const char *name = luaL_checkstring(L, 1);
-	struct bcc_symbol_option opt = { .use_debug_file = 0, .use_symbol_type = 1 << 2 /* STT_FUNC */ };
-	char *path = strchr(name, '/') ? NULL : bcc_procutils_which_so(name, 0);
-
-	lua_newtable(L);
-	if (bcc_elf_foreach_sym(path ? path : name, push_function_name, &opt, L) < 0) {
-		free(path);
-		return luaL_error(L, "cannot read the symbols of %s (no such binary or library?)", name);
-	}
-	free(path);
-	return 1;
-}
-
 /* What is attached, as strings: for listings and for tests. */
 static int l_attached(lua_State *L)
 {
@@ -588,182 +502,6 @@ static int l_sym(lua_State *L)
 	return 1;
 }
 
-static int l_ksym(lua_State *L)
-{
-	uint64_t addr = (uint64_t)luaL_checkinteger(L, 1);
-	char name[512];
-
-	bl_sym_resolve(-1, addr, lua_toboolean(L, 2), name, sizeof(name));
-	lua_pushstring(L, name);
-	return 1;
-}
-
-static int l_sym_module(lua_State *L)
-{
-	char mod[4096];
-
-	bl_sym_module((int)luaL_checkinteger(L, 2), (uint64_t)luaL_checkinteger(L, 1), mod, sizeof(mod));
-	lua_pushstring(L, mod);
-	return 1;
-}
-
-static int l_sym_flush(lua_State *L)
-{
-	(void)L;
-	bl_sym_flush();
-	return 0;
-}
-
-/* BPF.sym_trim(): drops the symbol tables of processes that exited; returns
- * how many it dropped and how many it keeps. */
-static int l_sym_trim(lua_State *L)
-{
-	lua_pushinteger(L, bl_sym_trim());
-	lua_pushinteger(L, bl_sym_cached());
-	return 2;
-}
-
-/* BPF.sleep(seconds): true when it slept the whole time, false when Ctrl-C
- * cut it short. */
-#define MAX_SLEEP 1e9 /* about 31 years: anything longer is a mistake */
-
-static int l_sleep(lua_State *L)
-{
-	double secs = luaL_checknumber(L, 1);
-	struct timespec ts;
-
-	if (!(secs >= 0 && secs <= MAX_SLEEP)) /* NaN fails both */
-		return luaL_argerror(L, 1, "seconds must be a number from 0 to 1e9");
-	ts.tv_sec = (time_t)secs;
-	ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
-	bl_signals_check(L);
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		if (bl_signals_consume()) {
-			lua_pushboolean(L, 0);
-			return 1;
-		}
-	lua_pushboolean(L, 1);
-	return 1;
-}
-
-/* BPF.aborted() -> the signal's name when SIGHUP or SIGPIPE ended the run */
-static int l_aborted(lua_State *L)
-{
-	int sig = bl_signals_aborted();
-
-	if (!sig)
-		return 0;
-	lua_pushfstring(L, "SIG%s", sigabbrev_np(sig));
-	return 1;
-}
-
-static int l_graceful_stop(lua_State *L)
-{
-	bl_signals_graceful(lua_toboolean(L, 1));
-	return 0;
-}
-
-static int l_interrupted(lua_State *L)
-{
-	lua_pushboolean(L, bl_interrupted());
-	return 1;
-}
-
-static int l_monotonic(lua_State *L)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	lua_pushnumber(L, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
-	return 1;
-}
-
-/* BPF.monotonic_ns(): the clock bpf_ktime_get_ns() reads, as an integer */
-static int l_monotonic_ns(lua_State *L)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	lua_pushinteger(L, (lua_Integer)ts.tv_sec * 1000000000 + ts.tv_nsec);
-	return 1;
-}
-
-static int l_syscall_name(lua_State *L)
-{
-	const char *n = bl_syscall_name((int)luaL_checkinteger(L, 1));
-
-	if (n)
-		lua_pushstring(L, n);
-	else
-		lua_pushfstring(L, "syscall_%d", (int)lua_tointeger(L, 1));
-	return 1;
-}
-
-static int l_syscall_number(lua_State *L)
-{
-	int nr = bl_syscall_number(luaL_checkstring(L, 1));
-
-	if (nr < 0)
-		lua_pushnil(L);
-	else
-		lua_pushinteger(L, nr);
-	return 1;
-}
-
-static int l_features(lua_State *L)
-{
-	const struct bl_features *f = bl_features();
-	const struct bl_headers *h = bl_headers_host();
-	const char *cfg;
-
-	lua_newtable(L);
-#define B(k) (lua_pushboolean(L, f->k), lua_setfield(L, -2, #k))
-	B(is_root); B(cap_sys_admin); B(cap_bpf); B(cap_perfmon); B(bpf_syscall); B(btf);
-	B(kprobes); B(uprobes); B(raw_tracepoints); B(ringbuf); B(perf_sampling);
-#undef B
-	lua_pushinteger(L, f->perf_event_paranoid);
-	lua_setfield(L, -2, "perf_event_paranoid");
-	lua_pushstring(L, f->release);
-	lua_setfield(L, -2, "release");
-	lua_pushstring(L, f->tracefs);
-	lua_setfield(L, -2, "tracefs");
-	cfg = f->kprobes ? "y" : bl_kconfig("CONFIG_KPROBES");
-	lua_pushstring(L, cfg ? cfg : "unknown");
-	lua_setfield(L, -2, "config_kprobes");
-	if (h) {
-		static const char *const how[] = { "BCC_KERNEL_SOURCE", "exact", "kheaders", "nearest" };
-
-		lua_createtable(L, 0, 4);
-		lua_pushstring(L, h->path);
-		lua_setfield(L, -2, "path");
-		lua_pushstring(L, h->source);
-		lua_setfield(L, -2, "source");
-		lua_pushstring(L, h->version);
-		lua_setfield(L, -2, "version");
-		lua_pushstring(L, how[h->how]);
-		lua_setfield(L, -2, "how");
-		lua_setfield(L, -2, "headers");
-	} else {
-		lua_pushstring(L, bl_last_error());
-		lua_setfield(L, -2, "headers_error");
-	}
-	lua_pushstring(L, bl_headers_rejected());
-	lua_setfield(L, -2, "headers_rejected");
-	return 1;
-}
-
-static int l_getpid(lua_State *L)
-{
-	lua_pushinteger(L, getpid());
-	return 1;
-}
-
-static int l_set_verbose(lua_State *L)
-{
-	bl_verbose_level = (int)luaL_checkinteger(L, 1);
-	return 0;
-}
-
 static const luaL_Reg bpf_methods[] = {
 	{ "attach_tracepoint", l_attach_tracepoint },
 	{ "attach_raw_tracepoint", l_attach_raw_tracepoint },
@@ -788,26 +526,7 @@ static const luaL_Reg bpf_methods[] = {
 
 static const luaL_Reg module_funcs[] = {
 	{ "new", l_new },
-	{ "ksym", l_ksym },
-	{ "sym_module", l_sym_module },
-	{ "sym_flush", l_sym_flush },
-	{ "sym_trim", l_sym_trim },
-	{ "sleep", l_sleep },
-	{ "interrupted", l_interrupted },
-	{ "aborted", l_aborted },
-	{ "graceful_stop", l_graceful_stop },
-	{ "monotonic", l_monotonic },
-	{ "monotonic_ns", l_monotonic_ns },
-	{ "syscall_name", l_syscall_name },
-	{ "syscall_number", l_syscall_number },
-	{ "features", l_features },
-	{ "set_verbose", l_set_verbose },
 	{ "json", bl_lua_json },
-	{ "getpid", l_getpid },
-	{ "cache_stats", l_cache_stats },
-	{ "elf_functions", l_elf_functions },
-	{ "cache_list", l_cache_list },
-	{ "cache_clear", l_cache_clear },
 	{ NULL, NULL },
 };
 
@@ -850,6 +569,8 @@ int luaopen_bpf(lua_State *L)
 	bl_lua_outfile_open(L);
 	bl_lua_inet_open(L);
 	bl_lua_host_open(L);
+	bl_lua_cache_open(L);
+	bl_lua_symbols_open(L);
 	for (size_t i = 0; i < sizeof(consts) / sizeof(consts[0]); i++) {
 		lua_pushinteger(L, consts[i].v);
 		lua_setfield(L, -2, consts[i].name);

@@ -1,10 +1,17 @@
 /* The host beside the BPF object: directories, time, sleeping, signals as
- * the script sees them, this process. Kept apart from bpf.c, which owns
- * the BPF object alone. */
+ * the script sees them, syscall names, what the kernel supports, this
+ * process. Kept apart from bpf.c, which owns the BPF object alone. */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "../core/error.h"
+#include "../core/headers.h"
+#include "../core/kernel.h"
+#include "../core/syscalls.h"
 #include "lbpflua.h"
 
 /* the names of d into a new table, in a protected call: the caller closes
@@ -52,10 +59,162 @@ static int l_listdir(lua_State *L)
 	return 1;
 }
 
+/* BPF.sleep(seconds): true when it slept the whole time, false when Ctrl-C
+ * cut it short. */
+#define MAX_SLEEP 1e9 /* about 31 years: anything longer is a mistake */
+
+static int l_sleep(lua_State *L)
+{
+	double secs = luaL_checknumber(L, 1);
+	struct timespec ts;
+
+	if (!(secs >= 0 && secs <= MAX_SLEEP)) /* NaN fails both */
+		return luaL_argerror(L, 1, "seconds must be a number from 0 to 1e9");
+	ts.tv_sec = (time_t)secs;
+	ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
+	bl_signals_check(L);
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		if (bl_signals_consume()) {
+			lua_pushboolean(L, 0);
+			return 1;
+		}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* BPF.aborted() -> the signal's name when SIGHUP or SIGPIPE ended the run */
+static int l_aborted(lua_State *L)
+{
+	int sig = bl_signals_aborted();
+
+	if (!sig)
+		return 0;
+	lua_pushfstring(L, "SIG%s", sigabbrev_np(sig));
+	return 1;
+}
+
+static int l_graceful_stop(lua_State *L)
+{
+	bl_signals_graceful(lua_toboolean(L, 1));
+	return 0;
+}
+
+static int l_interrupted(lua_State *L)
+{
+	lua_pushboolean(L, bl_interrupted());
+	return 1;
+}
+
+static int l_monotonic(lua_State *L)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	lua_pushnumber(L, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+	return 1;
+}
+
+/* BPF.monotonic_ns(): the clock bpf_ktime_get_ns() reads, as an integer */
+static int l_monotonic_ns(lua_State *L)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	lua_pushinteger(L, (lua_Integer)ts.tv_sec * 1000000000 + ts.tv_nsec);
+	return 1;
+}
+
+static int l_syscall_name(lua_State *L)
+{
+	const char *n = bl_syscall_name((int)luaL_checkinteger(L, 1));
+
+	if (n)
+		lua_pushstring(L, n);
+	else
+		lua_pushfstring(L, "syscall_%d", (int)lua_tointeger(L, 1));
+	return 1;
+}
+
+static int l_syscall_number(lua_State *L)
+{
+	int nr = bl_syscall_number(luaL_checkstring(L, 1));
+
+	if (nr < 0)
+		lua_pushnil(L);
+	else
+		lua_pushinteger(L, nr);
+	return 1;
+}
+
+static int l_features(lua_State *L)
+{
+	const struct bl_features *f = bl_features();
+	const struct bl_headers *h = bl_headers_host();
+	const char *cfg;
+
+	lua_newtable(L);
+#define B(k) (lua_pushboolean(L, f->k), lua_setfield(L, -2, #k))
+	B(is_root); B(cap_sys_admin); B(cap_bpf); B(cap_perfmon); B(bpf_syscall); B(btf);
+	B(kprobes); B(uprobes); B(raw_tracepoints); B(ringbuf); B(perf_sampling);
+#undef B
+	lua_pushinteger(L, f->perf_event_paranoid);
+	lua_setfield(L, -2, "perf_event_paranoid");
+	lua_pushstring(L, f->release);
+	lua_setfield(L, -2, "release");
+	lua_pushstring(L, f->tracefs);
+	lua_setfield(L, -2, "tracefs");
+	cfg = f->kprobes ? "y" : bl_kconfig("CONFIG_KPROBES");
+	lua_pushstring(L, cfg ? cfg : "unknown");
+	lua_setfield(L, -2, "config_kprobes");
+	if (h) {
+		static const char *const how[] = { "BCC_KERNEL_SOURCE", "exact", "kheaders", "nearest" };
+
+		lua_createtable(L, 0, 4);
+		lua_pushstring(L, h->path);
+		lua_setfield(L, -2, "path");
+		lua_pushstring(L, h->source);
+		lua_setfield(L, -2, "source");
+		lua_pushstring(L, h->version);
+		lua_setfield(L, -2, "version");
+		lua_pushstring(L, how[h->how]);
+		lua_setfield(L, -2, "how");
+		lua_setfield(L, -2, "headers");
+	} else {
+		lua_pushstring(L, bl_last_error());
+		lua_setfield(L, -2, "headers_error");
+	}
+	lua_pushstring(L, bl_headers_rejected());
+	lua_setfield(L, -2, "headers_rejected");
+	return 1;
+}
+
+static int l_getpid(lua_State *L)
+{
+	lua_pushinteger(L, getpid());
+	return 1;
+}
+
+static int l_set_verbose(lua_State *L)
+{
+	bl_verbose_level = (int)luaL_checkinteger(L, 1);
+	return 0;
+}
+
 void bl_lua_host_open(lua_State *L)
 {
 	static const luaL_Reg funcs[] = {
 		{ "listdir", l_listdir },
+		{ "sleep", l_sleep },
+		{ "aborted", l_aborted },
+		{ "graceful_stop", l_graceful_stop },
+		{ "interrupted", l_interrupted },
+		{ "monotonic", l_monotonic },
+		{ "monotonic_ns", l_monotonic_ns },
+		{ "syscall_name", l_syscall_name },
+		{ "syscall_number", l_syscall_number },
+		{ "features", l_features },
+		{ "getpid", l_getpid },
+		{ "set_verbose", l_set_verbose },
 		{ NULL, NULL },
 	};
 

@@ -121,8 +121,12 @@ void bl_lua_text_open(lua_State *L);
 /* inet.c: BPF.inet_ntop, BPF.inet_pton */
 void bl_lua_inet_open(lua_State *L);
 
-/* host.c: BPF.listdir and the host beside the BPF object */
+/* host.c: BPF.listdir, sleep, clocks, features... the host beside the BPF object */
 void bl_lua_host_open(lua_State *L);
+/* cache.c: BPF.cache_list, cache_clear, cache_stats */
+void bl_lua_cache_open(lua_State *L);
+/* symbols.c: BPF.ksym, sym_module, sym_flush, sym_trim, elf_functions */
+void bl_lua_symbols_open(lua_State *L);
 
 /* outfile.c: BPF.open_output, the -o file */
 void bl_lua_outfile_open(lua_State *L);

@@ -1,0 +1,89 @@
+/* BPF.ksym, BPF.sym_*, BPF.elf_functions: names for addresses and the
+ * functions of a binary (core/symbols.c and libbcc's ELF reader). The
+ * object's own b:sym(addr, pid) stays a method in bpf.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <bcc/bcc_elf.h>
+#include <bcc/bcc_proc.h>
+#include <bcc/bcc_syms.h>
+
+#include "../core/symbols.h"
+#include "lbpflua.h"
+
+static int l_ksym(lua_State *L)
+{
+	uint64_t addr = (uint64_t)luaL_checkinteger(L, 1);
+	char name[512];
+
+	bl_sym_resolve(-1, addr, lua_toboolean(L, 2), name, sizeof(name));
+	lua_pushstring(L, name);
+	return 1;
+}
+
+static int l_sym_module(lua_State *L)
+{
+	char mod[4096];
+
+	bl_sym_module((int)luaL_checkinteger(L, 2), (uint64_t)luaL_checkinteger(L, 1), mod, sizeof(mod));
+	lua_pushstring(L, mod);
+	return 1;
+}
+
+static int l_sym_flush(lua_State *L)
+{
+	(void)L;
+	bl_sym_flush();
+	return 0;
+}
+
+/* BPF.sym_trim(): drops the symbol tables of processes that exited; returns
+ * how many it dropped and how many it keeps. */
+static int l_sym_trim(lua_State *L)
+{
+	lua_pushinteger(L, bl_sym_trim());
+	lua_pushinteger(L, bl_sym_cached());
+	return 2;
+}
+
+static int push_function_name(const char *name, uint64_t addr, uint64_t len, void *arg)
+{
+	lua_State *L = arg;
+
+	(void)addr;
+	(void)len;
+	lua_pushstring(L, name);
+	lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+	return 0;
+}
+
+/* BPF.elf_functions(path or library name) -> { names }: for uprobe
+ * completion and probes("u:..."). */
+static int l_elf_functions(lua_State *L)
+{
+	const char *name = luaL_checkstring(L, 1);
+	struct bcc_symbol_option opt = { .use_debug_file = 0, .use_symbol_type = 1 << 2 /* STT_FUNC */ };
+	char *path = strchr(name, '/') ? NULL : bcc_procutils_which_so(name, 0);
+
+	lua_newtable(L);
+	if (bcc_elf_foreach_sym(path ? path : name, push_function_name, &opt, L) < 0) {
+		free(path);
+		return luaL_error(L, "cannot read the symbols of %s (no such binary or library?)", name);
+	}
+	free(path);
+	return 1;
+}
+
+void bl_lua_symbols_open(lua_State *L)
+{
+	static const luaL_Reg funcs[] = {
+		{ "ksym", l_ksym },
+		{ "sym_module", l_sym_module },
+		{ "sym_flush", l_sym_flush },
+		{ "sym_trim", l_sym_trim },
+		{ "elf_functions", l_elf_functions },
+		{ NULL, NULL },
+	};
+
+	luaL_setfuncs(L, funcs, 0);
+}
