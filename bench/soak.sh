@@ -6,9 +6,15 @@
 # Run as root: bench/soak.sh   (SOAK_SECONDS=120 bench/soak.sh for a short one)
 #
 # Fails when either tracer's median RSS in the last minute is more than 10%
-# above that of the minute after the warm-up (SOAK_WARMUP, default 60 s), when the lost share of the last third of the
-# intervals is 5 points above that of the first third, or when a tracer
-# stopped reporting before the end (as when its stdout was closed under it).
+# above that of the minute after the warm-up (SOAK_WARMUP, default 60 s),
+# when the lost share of the last third of the intervals is 5 points above
+# that of the first third, or when a tracer stopped reporting before the end
+# (as when its stdout was closed under it).
+#
+# 2026-11-27, 2 CPUs, kernel 6.18: profile RSS 27.7 MB in the minute after
+# the warm-up, 28.3 MB in the last (medians; 37.9 MB at most), syscount
+# 5.9-6.0 MB; [lost stack] 5.5% of samples in the first third, 5.1% in the
+# last; 597 syscount reports; CPU 59.8 s (profile) and 2.8 s (syscount).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 [ "$(id -u)" = 0 ] || { echo "bench/soak.sh: run as root" >&2; exit 1; }
