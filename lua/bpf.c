@@ -426,29 +426,22 @@ static int l_load_func(lua_State *L)
 	return 1;
 }
 
-static int l_functions(lua_State *L)
+/* b:functions(), b:tables(): the object's names, in the program's order */
+static int l_names(lua_State *L, int maps)
 {
 	struct lbpf *b = lbpf_check(L, 1);
+	size_t n = maps ? b->obj->nmaps : b->obj->nfuncs;
 
-	lua_createtable(L, (int)b->obj->nfuncs, 0);
-	for (size_t i = 0; i < b->obj->nfuncs; i++) {
-		lua_pushstring(L, b->obj->funcs[i].name);
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		lua_pushstring(L, maps ? b->obj->maps[i].name : b->obj->funcs[i].name);
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
 	return 1;
 }
 
-static int l_tables(lua_State *L)
-{
-	struct lbpf *b = lbpf_check(L, 1);
-
-	lua_createtable(L, (int)b->obj->nmaps, 0);
-	for (size_t i = 0; i < b->obj->nmaps; i++) {
-		lua_pushstring(L, b->obj->maps[i].name);
-		lua_rawseti(L, -2, (lua_Integer)i + 1);
-	}
-	return 1;
-}
+static int l_functions(lua_State *L) { return l_names(L, 0); }
+static int l_tables(lua_State *L) { return l_names(L, 1); }
 
 /* What is attached, as strings: for listings and for tests. */
 static int l_attached(lua_State *L)
@@ -536,6 +529,11 @@ static int module_call(lua_State *L)
 	return l_new(L);
 }
 
+static const luaL_Reg *const libraries[] = {
+	module_funcs, bl_lua_host_funcs, bl_lua_cache_funcs, bl_lua_symbols_funcs, bl_lua_inet_funcs,
+	bl_lua_text_funcs,
+};
+
 int luaopen_bpf(lua_State *L)
 {
 	static const struct { const char *name; lua_Integer v; } consts[] = {
@@ -562,15 +560,13 @@ int luaopen_bpf(lua_State *L)
 	bl_lua_class(L, BPF_MT, meta, bpf_methods);
 	bl_lua_table_open(L);
 
-	luaL_newlib(L, module_funcs);
+	/* the module: the object's constructor, then one library per concern */
+	lua_newtable(L);
+	for (size_t i = 0; i < sizeof(libraries) / sizeof(libraries[0]); i++)
+		luaL_setfuncs(L, libraries[i], 0);
 	bl_lua_process_open(L);
-	bl_lua_text_open(L);
 	bl_lua_errors_open(L);
 	bl_lua_outfile_open(L);
-	bl_lua_inet_open(L);
-	bl_lua_host_open(L);
-	bl_lua_cache_open(L);
-	bl_lua_symbols_open(L);
 	for (size_t i = 0; i < sizeof(consts) / sizeof(consts[0]); i++) {
 		lua_pushinteger(L, consts[i].v);
 		lua_setfield(L, -2, consts[i].name);

@@ -6,12 +6,9 @@
 static int l_cache_stats(lua_State *L)
 {
 	lua_createtable(L, 0, 3);
-	lua_pushinteger(L, bl_cache_hits);
-	lua_setfield(L, -2, "hits");
-	lua_pushinteger(L, bl_cache_misses);
-	lua_setfield(L, -2, "misses");
-	lua_pushboolean(L, bl_cache_enabled);
-	lua_setfield(L, -2, "enabled");
+	bl_set_int(L, "hits", bl_cache_hits);
+	bl_set_int(L, "misses", bl_cache_misses);
+	bl_set_bool(L, "enabled", bl_cache_enabled);
 	return 1;
 }
 
@@ -20,12 +17,9 @@ static void push_entry(const struct bl_cache_entry *e, void *arg)
 	lua_State *L = arg;
 
 	lua_createtable(L, 0, 3);
-	lua_pushstring(L, e->key);
-	lua_setfield(L, -2, "key");
-	lua_pushinteger(L, (lua_Integer)e->size);
-	lua_setfield(L, -2, "size");
-	lua_pushinteger(L, (lua_Integer)e->mtime);
-	lua_setfield(L, -2, "mtime");
+	bl_set_str(L, "key", e->key);
+	bl_set_int(L, "size", (lua_Integer)e->size);
+	bl_set_int(L, "mtime", (lua_Integer)e->mtime);
 	lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
 }
 
@@ -52,14 +46,9 @@ static int l_cache_clear(lua_State *L)
 	return 1;
 }
 
-void bl_lua_cache_open(lua_State *L)
-{
-	static const luaL_Reg funcs[] = {
-		{ "cache_stats", l_cache_stats },
-		{ "cache_list", l_cache_list },
-		{ "cache_clear", l_cache_clear },
-		{ NULL, NULL },
-	};
-
-	luaL_setfuncs(L, funcs, 0);
-}
+const luaL_Reg bl_lua_cache_funcs[] = {
+	{ "cache_stats", l_cache_stats },
+	{ "cache_list", l_cache_list },
+	{ "cache_clear", l_cache_clear },
+	{ NULL, NULL },
+};

@@ -66,13 +66,10 @@ static int error_concat(lua_State *L)
 void bl_lua_push_error(lua_State *L, const char *kind, const char *message, const char *hint)
 {
 	lua_createtable(L, 0, 3);
-	lua_pushstring(L, kind);
-	lua_setfield(L, -2, "kind");
-	lua_pushstring(L, message);
-	lua_setfield(L, -2, "message");
+	bl_set_str(L, "kind", kind);
+	bl_set_str(L, "message", message);
 	if (hint) {
-		lua_pushstring(L, hint);
-		lua_setfield(L, -2, "hint");
+		bl_set_str(L, "hint", hint);
 	}
 	luaL_setmetatable(L, ERROR_MT);
 }

@@ -260,45 +260,32 @@ static int linger(int *busy, int timeout_ms)
 	return 1;
 }
 
-/* b:perf_buffer_poll(timeout_ms) -> events delivered */
-int bl_lua_perf_buffer_poll(lua_State *L)
+enum poll_kind { PERF_POLL, RING_POLL, RING_CONSUME };
+
+/* b:perf_buffer_poll(timeout_ms), b:ring_buffer_poll(timeout_ms),
+ * b:ring_buffer_consume() -> events delivered */
+static int poll_op(lua_State *L, enum poll_kind kind)
 {
 	struct lbpf *b = lbpf_check(L, 1);
 	int timeout = (int)luaL_optinteger(L, 2, -1);
 	uint64_t before = total_received(b);
+	int perf = kind == PERF_POLL, *busy = perf ? &b->perf_busy : &b->ring_busy;
 	int rc;
 
-	if (!b->nperfbufs)
-		return luaL_error(L, "no perf buffer is open (call open_perf_buffer first)");
+	if (perf ? !b->nperfbufs : !b->ringbuf)
+		return luaL_error(L, "no %s buffer is open (call open_%s_buffer first)", perf ? "perf" : "ring",
+				  perf ? "perf" : "ring");
 	bl_signals_check(L);
 	b->L = L;
-	rc = linger(&b->perf_busy, timeout);
-	rc = rc == -EINTR ? rc : bl_perfbuf_poll(b->perfbufs, (int)b->nperfbufs, rc ? 0 : timeout);
-	b->perf_busy = total_received(b) > before;
-	if (rc == -EINTR)
-		bl_signals_consume();
-	after_poll(L, b);
-	lua_pushinteger(L, (lua_Integer)(total_received(b) - before));
-	return 1;
-}
-
-static int ring_op(lua_State *L, int consume)
-{
-	struct lbpf *b = lbpf_check(L, 1);
-	int timeout = (int)luaL_optinteger(L, 2, -1);
-	uint64_t before = total_received(b);
-	int rc;
-
-	if (!b->ringbuf)
-		return luaL_error(L, "no ring buffer is open (call open_ring_buffer first)");
-	bl_signals_check(L);
-	b->L = L;
-	if (consume) {
+	if (kind == RING_CONSUME) {
 		rc = bl_ringbuf_consume(b->ringbuf);
 	} else {
-		rc = linger(&b->ring_busy, timeout);
-		rc = rc == -EINTR ? rc : rc ? bl_ringbuf_consume(b->ringbuf) : bl_ringbuf_poll(b->ringbuf, timeout);
-		b->ring_busy = total_received(b) > before;
+		rc = linger(busy, timeout);
+		if (rc != -EINTR && perf)
+			rc = bl_perfbuf_poll(b->perfbufs, (int)b->nperfbufs, rc ? 0 : timeout);
+		else if (rc != -EINTR)
+			rc = rc ? bl_ringbuf_consume(b->ringbuf) : bl_ringbuf_poll(b->ringbuf, timeout);
+		*busy = total_received(b) > before;
 	}
 	if (rc == -EINTR)
 		bl_signals_consume();
@@ -307,14 +294,19 @@ static int ring_op(lua_State *L, int consume)
 	return 1;
 }
 
+int bl_lua_perf_buffer_poll(lua_State *L)
+{
+	return poll_op(L, PERF_POLL);
+}
+
 int bl_lua_ring_buffer_poll(lua_State *L)
 {
-	return ring_op(L, 0);
+	return poll_op(L, RING_POLL);
 }
 
 int bl_lua_ring_buffer_consume(lua_State *L)
 {
-	return ring_op(L, 1);
+	return poll_op(L, RING_CONSUME);
 }
 
 void bl_lua_free_buffers(struct lbpf *b)

@@ -157,34 +157,24 @@ static int l_features(lua_State *L)
 	B(is_root); B(cap_sys_admin); B(cap_bpf); B(cap_perfmon); B(bpf_syscall); B(btf);
 	B(kprobes); B(uprobes); B(raw_tracepoints); B(ringbuf); B(perf_sampling);
 #undef B
-	lua_pushinteger(L, f->perf_event_paranoid);
-	lua_setfield(L, -2, "perf_event_paranoid");
-	lua_pushstring(L, f->release);
-	lua_setfield(L, -2, "release");
-	lua_pushstring(L, f->tracefs);
-	lua_setfield(L, -2, "tracefs");
+	bl_set_int(L, "perf_event_paranoid", f->perf_event_paranoid);
+	bl_set_str(L, "release", f->release);
+	bl_set_str(L, "tracefs", f->tracefs);
 	cfg = f->kprobes ? "y" : bl_kconfig("CONFIG_KPROBES");
-	lua_pushstring(L, cfg ? cfg : "unknown");
-	lua_setfield(L, -2, "config_kprobes");
+	bl_set_str(L, "config_kprobes", cfg ? cfg : "unknown");
 	if (h) {
 		static const char *const how[] = { "BCC_KERNEL_SOURCE", "exact", "kheaders", "nearest" };
 
 		lua_createtable(L, 0, 4);
-		lua_pushstring(L, h->path);
-		lua_setfield(L, -2, "path");
-		lua_pushstring(L, h->source);
-		lua_setfield(L, -2, "source");
-		lua_pushstring(L, h->version);
-		lua_setfield(L, -2, "version");
-		lua_pushstring(L, how[h->how]);
-		lua_setfield(L, -2, "how");
+		bl_set_str(L, "path", h->path);
+		bl_set_str(L, "source", h->source);
+		bl_set_str(L, "version", h->version);
+		bl_set_str(L, "how", how[h->how]);
 		lua_setfield(L, -2, "headers");
 	} else {
-		lua_pushstring(L, bl_last_error());
-		lua_setfield(L, -2, "headers_error");
+		bl_set_str(L, "headers_error", bl_last_error());
 	}
-	lua_pushstring(L, bl_headers_rejected());
-	lua_setfield(L, -2, "headers_rejected");
+	bl_set_str(L, "headers_rejected", bl_headers_rejected());
 	return 1;
 }
 
@@ -200,23 +190,18 @@ static int l_set_verbose(lua_State *L)
 	return 0;
 }
 
-void bl_lua_host_open(lua_State *L)
-{
-	static const luaL_Reg funcs[] = {
-		{ "listdir", l_listdir },
-		{ "sleep", l_sleep },
-		{ "aborted", l_aborted },
-		{ "graceful_stop", l_graceful_stop },
-		{ "interrupted", l_interrupted },
-		{ "monotonic", l_monotonic },
-		{ "monotonic_ns", l_monotonic_ns },
-		{ "syscall_name", l_syscall_name },
-		{ "syscall_number", l_syscall_number },
-		{ "features", l_features },
-		{ "getpid", l_getpid },
-		{ "set_verbose", l_set_verbose },
-		{ NULL, NULL },
-	};
-
-	luaL_setfuncs(L, funcs, 0);
-}
+const luaL_Reg bl_lua_host_funcs[] = {
+	{ "listdir", l_listdir },
+	{ "sleep", l_sleep },
+	{ "aborted", l_aborted },
+	{ "graceful_stop", l_graceful_stop },
+	{ "interrupted", l_interrupted },
+	{ "monotonic", l_monotonic },
+	{ "monotonic_ns", l_monotonic_ns },
+	{ "syscall_name", l_syscall_name },
+	{ "syscall_number", l_syscall_number },
+	{ "features", l_features },
+	{ "getpid", l_getpid },
+	{ "set_verbose", l_set_verbose },
+	{ NULL, NULL },
+};

@@ -57,13 +57,8 @@ static int l_inet_pton(lua_State *L)
 	return 1;
 }
 
-void bl_lua_inet_open(lua_State *L)
-{
-	static const luaL_Reg funcs[] = {
-		{ "inet_ntop", l_inet_ntop },
-		{ "inet_pton", l_inet_pton },
-		{ NULL, NULL },
-	};
-
-	luaL_setfuncs(L, funcs, 0);
-}
+const luaL_Reg bl_lua_inet_funcs[] = {
+	{ "inet_ntop", l_inet_ntop },
+	{ "inet_pton", l_inet_pton },
+	{ NULL, NULL },
+};

@@ -88,6 +88,25 @@ void bl_signals_reset(lua_State *L);
 
 int luaopen_bpf(lua_State *L);
 
+/* t.k = v, for the table on top of the stack */
+static inline void bl_set_str(lua_State *L, const char *k, const char *v)
+{
+	lua_pushstring(L, v);
+	lua_setfield(L, -2, k);
+}
+
+static inline void bl_set_int(lua_State *L, const char *k, lua_Integer v)
+{
+	lua_pushinteger(L, v);
+	lua_setfield(L, -2, k);
+}
+
+static inline void bl_set_bool(lua_State *L, const char *k, int v)
+{
+	lua_pushboolean(L, v);
+	lua_setfield(L, -2, k);
+}
+
 /* process.c: BPF.spawn (the -c command), isatty, errno_name */
 void bl_lua_process_open(lua_State *L);
 
@@ -116,17 +135,17 @@ int bl_lua_json(lua_State *L);
 /* text.c: untrusted bytes made safe to show */
 /* The length of the valid UTF-8 sequence at s (code point in *cp), or 0. */
 size_t bl_utf8_len(const unsigned char *s, size_t n, uint32_t *cp);
-void bl_lua_text_open(lua_State *L);
+extern const luaL_Reg bl_lua_text_funcs[]; /* BPF.printable */
 
 /* inet.c: BPF.inet_ntop, BPF.inet_pton */
-void bl_lua_inet_open(lua_State *L);
+extern const luaL_Reg bl_lua_inet_funcs[];
 
 /* host.c: BPF.listdir, sleep, clocks, features... the host beside the BPF object */
-void bl_lua_host_open(lua_State *L);
+extern const luaL_Reg bl_lua_host_funcs[];
 /* cache.c: BPF.cache_list, cache_clear, cache_stats */
-void bl_lua_cache_open(lua_State *L);
+extern const luaL_Reg bl_lua_cache_funcs[];
 /* symbols.c: BPF.ksym, sym_module, sym_flush, sym_trim, elf_functions */
-void bl_lua_symbols_open(lua_State *L);
+extern const luaL_Reg bl_lua_symbols_funcs[];
 
 /* outfile.c: BPF.open_output, the -o file */
 void bl_lua_outfile_open(lua_State *L);

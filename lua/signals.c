@@ -24,8 +24,7 @@ static void raise_abort(lua_State *L)
 	lua_pushfstring(L, "stopped by SIG%s: %s", sigabbrev_np(aborted),
 			aborted == SIGPIPE ? "the output's reader went away" : "the terminal went away");
 	bl_lua_push_error(L, "signal", lua_tostring(L, -1), NULL);
-	lua_pushinteger(L, 128 + aborted);
-	lua_setfield(L, -2, "exit");
+	bl_set_int(L, "exit", 128 + aborted);
 	lua_error(L);
 }
 

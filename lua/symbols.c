@@ -74,16 +74,11 @@ static int l_elf_functions(lua_State *L)
 	return 1;
 }
 
-void bl_lua_symbols_open(lua_State *L)
-{
-	static const luaL_Reg funcs[] = {
-		{ "ksym", l_ksym },
-		{ "sym_module", l_sym_module },
-		{ "sym_flush", l_sym_flush },
-		{ "sym_trim", l_sym_trim },
-		{ "elf_functions", l_elf_functions },
-		{ NULL, NULL },
-	};
-
-	luaL_setfuncs(L, funcs, 0);
-}
+const luaL_Reg bl_lua_symbols_funcs[] = {
+	{ "ksym", l_ksym },
+	{ "sym_module", l_sym_module },
+	{ "sym_flush", l_sym_flush },
+	{ "sym_trim", l_sym_trim },
+	{ "elf_functions", l_elf_functions },
+	{ NULL, NULL },
+};

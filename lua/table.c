@@ -329,20 +329,13 @@ static int t_info(lua_State *L)
 	const struct bl_map_spec *m = spec(t);
 
 	lua_createtable(L, 0, 6);
-	lua_pushstring(L, m->name);
-	lua_setfield(L, -2, "name");
-	lua_pushinteger(L, m->type);
-	lua_setfield(L, -2, "type");
-	lua_pushinteger(L, m->key_size);
-	lua_setfield(L, -2, "key_size");
-	lua_pushinteger(L, m->value_size);
-	lua_setfield(L, -2, "value_size");
-	lua_pushinteger(L, m->max_entries);
-	lua_setfield(L, -2, "max_entries");
-	lua_pushboolean(L, is_percpu(m->type));
-	lua_setfield(L, -2, "percpu");
-	lua_pushstring(L, kind_name(m->type));
-	lua_setfield(L, -2, "kind");
+	bl_set_str(L, "name", m->name);
+	bl_set_int(L, "type", m->type);
+	bl_set_int(L, "key_size", m->key_size);
+	bl_set_int(L, "value_size", m->value_size);
+	bl_set_int(L, "max_entries", m->max_entries);
+	bl_set_bool(L, "percpu", is_percpu(m->type));
+	bl_set_str(L, "kind", kind_name(m->type));
 	return 1;
 }
 

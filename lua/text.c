@@ -104,12 +104,7 @@ static int l_printable(lua_State *L)
 	return 1;
 }
 
-void bl_lua_text_open(lua_State *L)
-{
-	static const luaL_Reg funcs[] = {
-		{ "printable", l_printable },
-		{ NULL, NULL },
-	};
-
-	luaL_setfuncs(L, funcs, 0);
-}
+const luaL_Reg bl_lua_text_funcs[] = {
+	{ "printable", l_printable },
+	{ NULL, NULL },
+};
