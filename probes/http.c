@@ -119,18 +119,7 @@ static __always_inline int on_socket(u64 sk, int protocol)
 TRACEPOINT_PROBE(sock, sock_send_length) { return on_socket((u64)args->sk, args->protocol); }
 TRACEPOINT_PROBE(sock, sock_recv_length) { return on_socket((u64)args->sk, args->protocol); }
 
-static __always_inline void submit(void *ctx, struct event *e)
-{
-	int zero = 0;
-
-#ifdef BL_RINGBUF
-	if (events.ringbuf_output(e, sizeof(*e), BL_RB_FLAGS))
-		events_lost.increment(zero);
-#else
-	if (events.perf_submit(ctx, e, sizeof(*e)))
-		events_lost.increment(zero);
-#endif
-}
+#include "submit.h"
 
 /* "GET ", "POST", "PUT ", "HEAD", "DELE", "PATC", "OPTI", "HTTP", "PRI " as
  * little-endian words */
@@ -193,7 +182,7 @@ static __always_inline void payload(void *ctx, u64 sk, u32 fd, u32 dir, long ret
 	else
 		e->family = 0;
 	seen.update(&sk, &one);
-	submit(ctx, e);
+	bl_submit(ctx, e);
 }
 
 static __always_inline int done(void *ctx, long ret)
@@ -247,7 +236,7 @@ static __always_inline void closed(void *ctx, u64 key)
 	e->sk = key;
 	e->dir = BL_DIR_CLOSED;
 	e->len = e->caplen = 0;
-	submit(ctx, e);
+	bl_submit(ctx, e);
 }
 
 #ifdef TLS

@@ -29,20 +29,14 @@ BPF_RINGBUF_OUTPUT(events, 256);
 BPF_PERF_OUTPUT(events);
 #endif
 
+#include "submit.h"
+
 static __always_inline void emit(void *ctx, struct event *e)
 {
-	int zero = 0;
 	struct config *cf = bl_config();
 
-	if (!cf || (cf->filter_pid && e->pid != cf->filter_pid))
-		return;
-#ifdef BL_RINGBUF
-	if (events.ringbuf_output(e, sizeof(*e), BL_RB_FLAGS))
-		events_lost.increment(zero);
-#else
-	if (events.perf_submit(ctx, e, sizeof(*e)))
-		events_lost.increment(zero);
-#endif
+	if (cf && (!cf->filter_pid || e->pid == cf->filter_pid))
+		bl_submit(ctx, e);
 }
 
 TRACEPOINT_PROBE(sock, inet_sock_set_state)

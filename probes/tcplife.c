@@ -32,6 +32,7 @@ BPF_RINGBUF_OUTPUT(events, 1024);
 #else
 BPF_PERF_OUTPUT(events);
 #endif
+#include "submit.h"
 
 /* a socket seen for the first time in process context gets its owner */
 static __always_inline void own(struct session *s)
@@ -71,17 +72,9 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 	__builtin_memcpy(&e.comm, s->comm, sizeof(e.comm));
 	BL_ENDPOINTS(&e, args);
 	sessions.delete(&sk);
-	int zero = 0;
 	struct config *cf = bl_config();
-	if (!cf || (cf->filter_pid && e.pid != cf->filter_pid))
-		return 0;
-#ifdef BL_RINGBUF
-	if (events.ringbuf_output(&e, sizeof(e), BL_RB_FLAGS))
-		events_lost.increment(zero);
-#else
-	if (events.perf_submit(args, &e, sizeof(e)))
-		events_lost.increment(zero);
-#endif
+	if (cf && (!cf->filter_pid || e.pid == cf->filter_pid))
+		bl_submit(args, &e);
 	return 0;
 }
 

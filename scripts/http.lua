@@ -61,6 +61,13 @@ return {
         st.conns:close(e.sk)
         return
       end
+      -- -P/-a pick connections before anything is decoded: other
+      -- connections cost nothing and count nothing (malformed included)
+      local laddr, raddr
+      if e.family ~= 0 then laddr, raddr = net.endpoints(e) end
+      if (opts.port or opts.addr) and not (laddr and net.matches(opts, laddr, e.lport, raddr, e.rport)) then
+        return
+      end
       -- the decoders are total; should one raise all the same, the payload
       -- is malformed and the connection starts over, the trace goes on
       local c = st.conns:get(e.sk)
@@ -75,13 +82,11 @@ return {
           r.tls = true
           if r.protocol == "h2c" then r.protocol = "h2" end
         end
-        if e.family ~= 0 then
-          r.laddr, r.raddr = net.endpoints(e)
+        if laddr then
+          r.laddr, r.raddr = laddr, raddr
           r.lport, r.rport = e.lport, e.rport
         end
-        local wanted = (opts.side == "both" or opts.side == r.side)
-        if (opts.port or opts.addr) and e.family == 0 then wanted = false end
-        if wanted and net.matches(opts, r.laddr, r.lport, r.raddr, r.rport) then
+        if opts.side == "both" or opts.side == r.side then
           st.n = st.n + 1
           r.pid, r.comm = e.pid, e.comm
           r.latency_ms = math.floor(r.latency_ms * 1000 + 0.5) / 1000

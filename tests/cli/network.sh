@@ -120,7 +120,7 @@ print("https: 6 requests on each side, read as cleartext through OpenSSL")
 PY
 
 # --- gRPC over h2c ------------------------------------------------------------
-start grpc http
+start grpc http -P $((port + 1))
 $PY "$tools/grpc_pair.py" $((port + 1)) 4 || fail "grpc workload"
 finish grpc
 $PY - "$tmp" <<'PY' || fail "gRPC records"

@@ -1,0 +1,19 @@
+/* Handing an event to user space, for the snippets that stream (tcplife,
+ * tcpconnect, http): through a ring buffer where the kernel has one
+ * (-DBL_RINGBUF, set by bpflua/events.lua), a perf buffer otherwise; what
+ * does not fit is counted in events_lost, whichever the path (the kernel
+ * tells a perf reader of drops only once the next event fits). Include it
+ * after the snippet's struct event and its `events` and `events_lost` maps:
+ * libbcc rewrites map calls in functions, not in macros. */
+static __always_inline void bl_submit(void *ctx, struct event *e)
+{
+	int zero = 0;
+
+#ifdef BL_RINGBUF
+	if (events.ringbuf_output(e, sizeof(*e), BL_RB_FLAGS))
+		events_lost.increment(zero);
+#else
+	if (events.perf_submit(ctx, e, sizeof(*e)))
+		events_lost.increment(zero);
+#endif
+}
