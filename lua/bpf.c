@@ -195,27 +195,20 @@ static lua_Integer opt_int(lua_State *L, int t, const char *k, lua_Integer dflt)
 	return v;
 }
 
-static int l_attach_tracepoint(lua_State *L)
+/* b:attach_tracepoint{tp=, fn_name=}, b:attach_raw_tracepoint{tp=, fn_name=} */
+static int attach_tp(lua_State *L, const char *kind)
 {
 	struct lbpf *b = lbpf_check(L, 1);
 	struct bl_attach_spec s = { .pid = -1, .cpu = -1 };
 
 	luaL_checktype(L, 2, LUA_TTABLE);
 	s.target = opt_string(L, 2, "tp", NULL);
-	do_attach(L, b, "tracepoint", opt_string(L, 2, "fn_name", NULL), &s);
+	do_attach(L, b, kind, opt_string(L, 2, "fn_name", NULL), &s);
 	return 0;
 }
 
-static int l_attach_raw_tracepoint(lua_State *L)
-{
-	struct lbpf *b = lbpf_check(L, 1);
-	struct bl_attach_spec s = { .pid = -1, .cpu = -1 };
-
-	luaL_checktype(L, 2, LUA_TTABLE);
-	s.target = opt_string(L, 2, "tp", NULL);
-	do_attach(L, b, "raw_tracepoint", opt_string(L, 2, "fn_name", NULL), &s);
-	return 0;
-}
+static int l_attach_tracepoint(lua_State *L) { return attach_tp(L, "tracepoint"); }
+static int l_attach_raw_tracepoint(lua_State *L) { return attach_tp(L, "raw_tracepoint"); }
 
 static int l_attach_perf_event(lua_State *L)
 {

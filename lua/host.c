@@ -124,14 +124,29 @@ static int l_monotonic_ns(lua_State *L)
 	return 1;
 }
 
+/* a number's name, or PREFIX and the number (argument 1) where it has none */
+static int push_name(lua_State *L, const char *name, const char *prefix)
+{
+	if (name)
+		lua_pushstring(L, name);
+	else
+		lua_pushfstring(L, "%s%d", prefix, (int)lua_tointeger(L, 1));
+	return 1;
+}
+
 static int l_syscall_name(lua_State *L)
 {
-	const char *n = bl_syscall_name((int)luaL_checkinteger(L, 1));
+	return push_name(L, bl_syscall_name((int)luaL_checkinteger(L, 1)), "syscall_");
+}
 
-	if (n)
-		lua_pushstring(L, n);
-	else
-		lua_pushfstring(L, "syscall_%d", (int)lua_tointeger(L, 1));
+static int l_errno_name(lua_State *L)
+{
+	return push_name(L, strerrorname_np((int)luaL_checkinteger(L, 1)), "E");
+}
+
+static int l_isatty(lua_State *L)
+{
+	lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
 	return 1;
 }
 
@@ -199,6 +214,8 @@ const luaL_Reg bl_lua_host_funcs[] = {
 	{ "monotonic", l_monotonic },
 	{ "monotonic_ns", l_monotonic_ns },
 	{ "syscall_name", l_syscall_name },
+	{ "errno_name", l_errno_name },
+	{ "isatty", l_isatty },
 	{ "syscall_number", l_syscall_number },
 	{ "features", l_features },
 	{ "getpid", l_getpid },

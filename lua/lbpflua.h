@@ -107,7 +107,7 @@ static inline void bl_set_bool(lua_State *L, const char *k, int v)
 	lua_setfield(L, -2, k);
 }
 
-/* process.c: BPF.spawn (the -c command), isatty, errno_name */
+/* process.c: BPF.spawn, the -c command */
 void bl_lua_process_open(lua_State *L);
 
 /* class.c: a userdata class: metatable `name` with the metamethods in

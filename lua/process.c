@@ -187,22 +187,6 @@ static int c_gc(lua_State *L)
 	return 0;
 }
 
-static int l_isatty(lua_State *L)
-{
-	lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
-	return 1;
-}
-
-static int l_errno_name(lua_State *L)
-{
-	const char *n = strerrorname_np((int)luaL_checkinteger(L, 1));
-
-	if (n)
-		lua_pushstring(L, n);
-	else
-		lua_pushfstring(L, "E%d", (int)lua_tointeger(L, 1));
-	return 1;
-}
 
 void bl_lua_process_open(lua_State *L)
 {
@@ -210,7 +194,7 @@ void bl_lua_process_open(lua_State *L)
 		{ "start", c_start }, { "wait", c_wait }, { "pid", c_pid }, { "kill", c_gc }, { NULL, NULL },
 	};
 	static const luaL_Reg funcs[] = {
-		{ "spawn", l_spawn }, { "isatty", l_isatty }, { "errno_name", l_errno_name }, { NULL, NULL },
+		{ "spawn", l_spawn }, { NULL, NULL },
 	};
 
 	static const luaL_Reg meta[] = { { "__gc", c_gc }, { "__close", c_gc }, { NULL, NULL } };

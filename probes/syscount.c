@@ -78,24 +78,28 @@ static __always_inline int wanted(u32 tgid, u32 nr)
 	return 1;
 }
 
-static __always_inline u32 key_of(u32 tgid, u32 nr)
+/* the key a wanted call counts under (its process or its number); 0 for a
+ * call the filters leave out */
+static __always_inline int key_for(u32 nr, u32 *key)
 {
+	u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (!wanted(tgid, nr))
+		return 0;
 #ifdef BY_PROCESS
-	return tgid;
+	*key = tgid;
 #else
-	return nr;
+	*key = nr;
 #endif
+	return 1;
 }
 
 TRACEPOINT_PROBE(raw_syscalls, sys_enter)
 {
-	u64 id = bpf_get_current_pid_tgid();
-	u32 tgid = id >> 32;
-	u32 nr = args->id;
+	u32 key;
 
-	if (!wanted(tgid, nr))
+	if (!key_for(args->id, &key))
 		return 0;
-	u32 key = key_of(tgid, nr);
 	counts.increment(key);
 #ifdef BY_PROCESS
 	if (!comms.lookup(&key)) {
@@ -106,7 +110,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter)
 	}
 #endif
 #ifdef LATENCY
-	u32 tid = id;
+	u32 tid = bpf_get_current_pid_tgid();
 	u64 ts = bpf_ktime_get_ns();
 
 	start.update(&tid, &ts);
@@ -132,13 +136,10 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
 #if defined(ERRORS) || defined(LATENCY)
 TRACEPOINT_PROBE(raw_syscalls, sys_exit)
 {
-	u64 id = bpf_get_current_pid_tgid();
-	u32 tgid = id >> 32;
-	u32 nr = args->id;
+	u32 key;
 
-	if (!wanted(tgid, nr))
+	if (!key_for(args->id, &key))
 		return 0;
-	u32 key = key_of(tgid, nr);
 #ifdef ERRORS
 	long ret = args->ret;
 
@@ -149,7 +150,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit)
 	}
 #endif
 #ifdef LATENCY
-	u32 tid = id;
+	u32 tid = bpf_get_current_pid_tgid();
 	u64 *tsp = start.lookup(&tid);
 
 	if (!tsp)

@@ -48,26 +48,18 @@ return {
   args = args,
 
   init = function(opts)
-    net.need("HTTP on sockets", net.TCP_TRACEPOINTS)
-    local b = probe.load("http", events.defines({ TLS = not opts.no_tls }, true),
-                         { filter_pid = opts.pid, exclude_pid = BPF.getpid() })
-    local tls, why = false, "--no-tls"
-    if not opts.no_tls then tls, why = attach_tls(b, opts.pid or -1) end
-    local st = { b = b, n = 0, stats = http.stats() }
-    st.conns = http.conns(st.stats)
-    opts.out:header(COLS)
-    st.reader = events.open(b, "events", function(e)
+    local stats = http.stats()
+    local conns = http.conns(stats)
+    local st = net.stream("HTTP on sockets", "http", { TLS = not opts.no_tls },
+                          { filter_pid = opts.pid, exclude_pid = BPF.getpid() }, opts, COLS, function(st, e)
       if e.dir == C.BL_DIR_CLOSED then
         st.conns:close(e.sk)
         return
       end
       -- -P/-a pick connections before anything is decoded: other
       -- connections cost nothing and count nothing (malformed included)
-      local laddr, raddr
-      if e.family ~= 0 then laddr, raddr = net.endpoints(e) end
-      if (opts.port or opts.addr) and not (laddr and net.matches(opts, laddr, e.lport, raddr, e.rport)) then
-        return
-      end
+      local laddr, raddr = net.pick(opts, e)
+      if laddr == nil then return end
       -- the decoders are total; should one raise all the same, the payload
       -- is malformed and the connection starts over, the trace goes on
       local c = st.conns:get(e.sk)
@@ -82,7 +74,7 @@ return {
           r.tls = true
           if r.protocol == "h2c" then r.protocol = "h2" end
         end
-        if laddr then
+        if laddr then -- false: connected before the trace began
           r.laddr, r.raddr = laddr, raddr
           r.lport, r.rport = e.lport, e.rport
         end
@@ -94,7 +86,10 @@ return {
         end
       end
       opts.out:flush()
-    end, { timed = true })
+    end)
+    st.stats, st.conns = stats, conns
+    local tls, why = false, "--no-tls"
+    if not opts.no_tls then tls, why = attach_tls(st.b, opts.pid or -1) end
     opts.out:note(string.format("Tracing HTTP requests%s... Ctrl-C to end.",
       tls and " (and HTTPS through OpenSSL)" or (" (no HTTPS: " .. tostring(why):gsub("\n.*", "") .. ")")))
     return st

@@ -1,6 +1,5 @@
 -- tcpconnect: TCP connects as they happen, with their latency; with
 -- --mode accept (or both) the connections a process accepts too.
-local probe = require("bpflua.probe")
 local events = require("bpflua.events")
 local net = require("bpflua.net")
 
@@ -24,22 +23,18 @@ return {
   args = args,
 
   init = function(opts)
-    net.need("TCP connects", net.TCP_TRACEPOINTS)
-    local b = probe.load("tcpconnect", events.defines({}, true), { filter_pid = opts.pid })
-    local st = { b = b, n = 0 }
-    opts.out:header(COLS)
-    st.reader = events.open(b, "events", function(e)
+    local st = net.stream("TCP connects", "tcpconnect", {}, { filter_pid = opts.pid }, opts, COLS, function(st, e)
       local dir = e.accept == 1 and "accept" or "connect"
       if opts.mode ~= "both" and opts.mode ~= dir then return end
-      local laddr, raddr = net.endpoints(e)
-      if not net.matches(opts, laddr, e.lport, raddr, e.rport) then return end
+      local laddr, raddr = net.pick(opts, e)
+      if not laddr then return end
       st.n = st.n + 1
       opts.out:record({ pid = e.pid, comm = e.pid ~= 0 and e.comm or "[unknown]", dir = dir,
                         laddr = laddr, lport = e.lport, raddr = raddr, rport = e.rport,
                         latency_ms = e.accept == 0 and math.floor(e.latency_ns / 1e3 + 0.5) / 1000 or nil,
                         result = e.failed == 1 and "failed" or "ok" }, COLS)
       opts.out:flush()
-    end, { timed = true })
+    end)
     opts.out:note(string.format("Tracing TCP %s... Ctrl-C to end.", opts.mode == "both" and "connects and accepts" or (opts.mode .. "s")))
     return st
   end,

@@ -1,6 +1,5 @@
 -- tcplife: one line per TCP session when it closes: who, where, how many
 -- bytes each way and for how long.
-local probe = require("bpflua.probe")
 local events = require("bpflua.events")
 local net = require("bpflua.net")
 
@@ -21,19 +20,15 @@ return {
   args = net.args(),
 
   init = function(opts)
-    net.need("TCP sessions", net.TCP_TRACEPOINTS)
-    local b = probe.load("tcplife", events.defines({}, true), { filter_pid = opts.pid })
-    local st = { b = b, n = 0 }
-    opts.out:header(COLS)
-    st.reader = events.open(b, "events", function(e)
-      local laddr, raddr = net.endpoints(e)
-      if not net.matches(opts, laddr, e.lport, raddr, e.rport) then return end
+    local st = net.stream("TCP sessions", "tcplife", {}, { filter_pid = opts.pid }, opts, COLS, function(st, e)
+      local laddr, raddr = net.pick(opts, e)
+      if not laddr then return end
       st.n = st.n + 1
       opts.out:record({ pid = e.pid, comm = e.pid ~= 0 and e.comm or "[unknown]", laddr = laddr, lport = e.lport,
                         raddr = raddr, rport = e.rport, tx_bytes = e.tx, rx_bytes = e.rx,
                         duration_ms = math.floor(e.duration_ns / 1e4 + 0.5) / 100 }, COLS)
       opts.out:flush()
-    end, { timed = true })
+    end)
     opts.out:note(string.format("Tracing TCP sessions through a %s... Ctrl-C to end.", st.reader:kind()))
     return st
   end,

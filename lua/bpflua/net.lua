@@ -1,6 +1,7 @@
 -- Helpers the network tracers share: addresses as text, port and address
 -- filters, and the check that the kernel has the tracepoints they need.
 local probe = require("bpflua.probe")
+local events = require("bpflua.events")
 
 local M = {}
 
@@ -26,6 +27,27 @@ M.TCP_TRACEPOINTS = { "sock:inet_sock_set_state", "sock:sock_send_length", "sock
 -- tracepoints a tracer cannot do without, with a message naming them
 function M.need(what, tracepoints)
   for _, tp in ipairs(tracepoints) do probe.choose(what, { { "tracepoint", tp } }) end
+end
+
+-- The start every network tracer shares: check the tracepoints, load the
+-- snippet (streaming, drained on a timer), print the text header and hand
+-- each event to on_event(st, e). Returns the tracer's state.
+function M.stream(what, snippet, defs, config, opts, cols, on_event)
+  M.need(what, M.TCP_TRACEPOINTS)
+  local st = { n = 0 }
+  st.b = probe.load(snippet, events.defines(defs, true), config)
+  opts.out:header(cols)
+  st.reader = events.open(st.b, "events", function(e) on_event(st, e) end, { timed = true })
+  return st
+end
+
+-- An event's endpoints as text if -P/-a want it (nil, nil if not): events
+-- of sockets connected before the trace began (family 0) have none.
+function M.pick(opts, e)
+  local laddr, raddr
+  if e.family ~= 0 then laddr, raddr = M.endpoints(e) end
+  if (opts.port or opts.addr) and not (laddr and M.matches(opts, laddr, e.lport, raddr, e.rport)) then return end
+  return laddr or false, raddr
 end
 
 -- -P PORT and -a ADDR filters, applied in user space to finished records
