@@ -80,6 +80,15 @@ static int read_int(const char *path, int dflt)
 	return v;
 }
 
+/* a probe's verdict: the kernel gave an fd (closed again at once) */
+static int works(int fd)
+{
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
 static int try_map(int type, unsigned key, unsigned value, unsigned entries)
 {
 	union bpf_attr attr;
@@ -91,10 +100,7 @@ static int try_map(int type, unsigned key, unsigned value, unsigned entries)
 	attr.value_size = value;
 	attr.max_entries = entries;
 	fd = (int)bl_sys_bpf(BPF_MAP_CREATE, &attr);
-	if (fd < 0)
-		return 0;
-	close(fd);
-	return 1;
+	return works(fd);
 }
 
 static int try_raw_tracepoint(void)
@@ -113,10 +119,7 @@ static int try_raw_tracepoint(void)
 	attr.insn_cnt = 2;
 	attr.license = (unsigned long)"GPL";
 	fd = (int)bl_sys_bpf(BPF_PROG_LOAD, &attr);
-	if (fd < 0)
-		return 0;
-	close(fd);
-	return 1;
+	return works(fd);
 }
 
 static int try_perf_sampling(void)
@@ -132,10 +135,7 @@ static int try_perf_sampling(void)
 	attr.sample_freq = 99;
 	attr.disabled = 1;
 	fd = bl_sys_perf_event_open(&attr, -1, 0);
-	if (fd < 0)
-		return 0;
-	close(fd);
-	return 1;
+	return works(fd);
 }
 
 /* The running kernel's build option, from /proc/config.gz or

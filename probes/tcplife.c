@@ -78,26 +78,17 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 	return 0;
 }
 
-TRACEPOINT_PROBE(sock, sock_send_length)
+/* the bytes a send or receive on a traced TCP socket moved */
+static __always_inline int add_bytes(u64 sk, int protocol, int ret, int rx)
 {
-	u64 sk = (u64)args->sk;
 	struct session *s;
 
-	if (args->protocol != IPPROTO_TCP || args->ret <= 0 || !(s = sessions.lookup(&sk)))
+	if (protocol != IPPROTO_TCP || ret <= 0 || !(s = sessions.lookup(&sk)))
 		return 0;
 	own(s);
-	__sync_fetch_and_add(&s->tx, args->ret);
+	__sync_fetch_and_add(rx ? &s->rx : &s->tx, ret);
 	return 0;
 }
 
-TRACEPOINT_PROBE(sock, sock_recv_length)
-{
-	u64 sk = (u64)args->sk;
-	struct session *s;
-
-	if (args->protocol != IPPROTO_TCP || args->ret <= 0 || !(s = sessions.lookup(&sk)))
-		return 0;
-	own(s);
-	__sync_fetch_and_add(&s->rx, args->ret);
-	return 0;
-}
+TRACEPOINT_PROBE(sock, sock_send_length) { return add_bytes((u64)args->sk, args->protocol, args->ret, 0); }
+TRACEPOINT_PROBE(sock, sock_recv_length) { return add_bytes((u64)args->sk, args->protocol, args->ret, 1); }

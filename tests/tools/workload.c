@@ -59,29 +59,23 @@ __attribute__((noinline)) void bl_burn_cpu(double seconds)
 
 void bl_path_b(unsigned bits, int depth);
 
-/* the work after each call keeps it a call (no tail call): every level's
- * return address tells which way the path went */
-__attribute__((noinline)) void bl_path_a(unsigned bits, int depth)
-{
-	if (depth == 0)
-		bl_burn_cpu(0.004);
-	else if (bits & 1)
-		bl_path_a(bits >> 1, depth - 1);
-	else
-		bl_path_b(bits >> 1, depth - 1);
-	sink++;
-}
-
-__attribute__((noinline)) void bl_path_b(unsigned bits, int depth)
-{
-	if (depth == 0)
-		bl_burn_cpu(0.004);
-	else if (bits & 1)
-		bl_path_a(bits >> 1, depth - 1);
-	else
-		bl_path_b(bits >> 1, depth - 1);
-	sink++;
-}
+/* Two functions alike but for their names. The work after each call keeps
+ * it a call (no tail call): every level's return address tells which way
+ * the path went. */
+#define BL_PATH(name)                                                   \
+	__attribute__((noinline)) void name(unsigned bits, int depth)   \
+	{                                                               \
+		if (depth == 0)                                         \
+			bl_burn_cpu(0.004);                             \
+		else if (bits & 1)                                      \
+			bl_path_a(bits >> 1, depth - 1);                \
+		else                                                    \
+			bl_path_b(bits >> 1, depth - 1);                \
+		sink++;                                                 \
+	}
+void bl_path_a(unsigned bits, int depth);
+BL_PATH(bl_path_a)
+BL_PATH(bl_path_b)
 
 static void *leaked[100000];
 static long nleaked;
