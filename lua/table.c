@@ -181,6 +181,16 @@ static size_t snapshot_keys(lua_State *L, struct ltable *t, unsigned char **out)
 	return n;
 }
 
+/* An iterator over n items: a closure over the `nup` values on the stack,
+ * then n and the position reached (0). */
+static int push_iterator(lua_State *L, lua_CFunction fn, int nup, size_t n)
+{
+	lua_pushinteger(L, (lua_Integer)n);
+	lua_pushinteger(L, 0);
+	lua_pushcclosure(L, fn, nup + 2);
+	return 1;
+}
+
 /* t:items() -> iterator of key, value (arrays skip nothing: zeros included;
  * hashes give what is there). */
 static int items_iter(lua_State *L)
@@ -217,10 +227,7 @@ static int t_items(lua_State *L)
 	lua_pushvalue(L, 1);
 	copy = lua_newuserdatauv(L, n * spec(t)->key_size + 1, 0);
 	memcpy(copy, keys, n * spec(t)->key_size);
-	lua_pushinteger(L, (lua_Integer)n);
-	lua_pushinteger(L, 0);
-	lua_pushcclosure(L, items_iter, 4);
-	return 1;
+	return push_iterator(L, items_iter, 2, n);
 }
 
 static int t_keys(lua_State *L)
@@ -285,10 +292,7 @@ static int t_walk(lua_State *L)
 	ips = lua_newuserdatauv(L, m->value_size, 0);
 	if (bpf_lookup_elem(fd(t), &id, ips))
 		memset(ips, 0, m->value_size);
-	lua_pushinteger(L, m->value_size / 8);
-	lua_pushinteger(L, 0);
-	lua_pushcclosure(L, walk_iter, 3);
-	return 1;
+	return push_iterator(L, walk_iter, 1, m->value_size / 8);
 }
 
 /* #t: how many entries the table holds now (BCC's len(table)). */

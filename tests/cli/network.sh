@@ -18,6 +18,11 @@ start() { # name, tracer args...: a tracer in the background, JSON to $tmp/name.
 	for _ in $(seq 1 600); do grep -q Tracing "$tmp/$name.err" && return; sleep 0.05; done
 	fail "$name never started"
 }
+http_case() { # name, port: run http -P port around net_workload.py's NAME mode
+	start "$1" http -P "$2"
+	$PY "$tools/net_workload.py" "$1" "$2" >"$tmp/$1.truth" || fail "$1 workload"
+	finish "$1"
+}
 finish() { # name: Ctrl-C, then the tracer writes its report
 	local p
 	eval "p=\$pid_$1"
@@ -70,13 +75,11 @@ print("tcpconnect: 10 connects with latency and 10 accepts")
 PY
 
 # --- HTTP/1.1 pipelining: three requests in one send -------------------------
-start pipeline http -P $((port + 4))
-$PY "$tools/net_workload.py" pipeline $((port + 4)) >"$tmp/pipetruth" || fail "pipeline workload"
-finish pipeline
+http_case pipeline $((port + 4))
 $PY - "$tmp" <<'PY' || fail "pipelined records"
 import json, sys, collections
 tmp = sys.argv[1]
-assert open(tmp + "/pipetruth").read().split() == ["200", "200", "404"]
+assert open(tmp + "/pipeline.truth").read().split() == ["200", "200", "404"]
 rows = [json.loads(l) for l in open(tmp + "/pipeline.json")]
 for side in ("client", "server"):
     got = collections.Counter((r["method"], r["path"], r["status"]) for r in rows if r["side"] == side)
@@ -86,13 +89,11 @@ print("pipelining: 3 requests in one send, 3 records on each side")
 PY
 
 # --- a hostile payload: the HTTP/2 preface and a HEADERS frame, PADDED and empty
-start hostile http -P $((port + 5))
-$PY "$tools/net_workload.py" hostile $((port + 5)) >"$tmp/hostiletruth" || fail "hostile workload"
-finish hostile
+http_case hostile $((port + 5))
 $PY - "$tmp" <<'PY' || fail "records after a hostile payload"
 import json, sys
 tmp = sys.argv[1]
-assert open(tmp + "/hostiletruth").read().split() == ["200"]
+assert open(tmp + "/hostile.truth").read().split() == ["200"]
 rows = [json.loads(l) for l in open(tmp + "/hostile.json")]
 records = sorted((r["side"], r["method"], r["path"], r["status"]) for r in rows if "summary" not in r)
 assert records == [("client", "GET", "/after-hostile", 200), ("server", "GET", "/after-hostile", 200)], rows

@@ -18,6 +18,18 @@
       GET /after-hostile, which the listener answers 200"""
 import http.server, os, re, socket, ssl, sys, tempfile, threading
 
+
+def read_all(s):
+    """Everything the peer sends until it closes; the socket is closed."""
+    resp = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        resp += chunk
+    s.close()
+    return resp
+
 def http_mode(port, n, tls=None):
     root = tempfile.mkdtemp()
     with open(os.path.join(root, "hello"), "w") as f:
@@ -68,13 +80,7 @@ def pipeline_mode(port):
                               % (path, "Connection: close\r\n" if last else "")).encode()
     # the 404 comes last: http.server closes the connection after an error
     s.sendall(req("/hello", False) + req("/world", False) + req("/missing", True))
-    resp = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        resp += chunk
-    s.close()
+    resp = read_all(s)
     server.shutdown()
     print(" ".join(m.decode() for m in re.findall(rb"HTTP/1\.1 (\d{3})", resp)))
 
@@ -104,13 +110,7 @@ def hostile_mode(port):
     s.close()
     s = socket.create_connection(("127.0.0.1", port))
     s.sendall(b"GET /after-hostile HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-    resp = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        resp += chunk
-    s.close()
+    resp = read_all(s)
     t.join()
     listener.close()
     print(resp.split(b" ", 2)[1].decode())
