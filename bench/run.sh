@@ -24,14 +24,7 @@ fi
 BPFLUA=$root/build/bpflua
 PY=/usr/bin/python3 # Debian's, where python3-bpfcc lives
 export PYTHONUNBUFFERED=1
-tmp=$(mktemp -d)
-pids=""
-cleanup() {
-	for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$root/bench/lib.sh"
 export BPFLUA_CACHE_DIR=$tmp/cache
 gcc -O2 -o "$tmp/bl_benchload" bench/load.c
 # the workload runs on one CPU, the same one every time, to keep noise down

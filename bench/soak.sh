@@ -23,14 +23,7 @@ BPFLUA=${BPFLUA:-$root/build/bpflua}
 secs=${SOAK_SECONDS:-600}
 warmup=${SOAK_WARMUP:-60}
 [ "$secs" -ge $((warmup + 60)) ] || { echo "bench/soak.sh: SOAK_SECONDS must be at least SOAK_WARMUP + 60" >&2; exit 1; }
-tmp=$(mktemp -d)
-pids=""
-cleanup() {
-	for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$root/bench/lib.sh"
 
 # Churn: four short processes at a time, each with its own address layout, so
 # every one brings new stacks; bounded by the soak's own duration.

@@ -52,15 +52,10 @@ def http_mode(port, n, tls=None):
             s = client_ctx.wrap_socket(s)
         req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" % path).encode()
         s.sendall(req)
-        resp = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            resp += chunk
+        lport = s.getsockname()[1]
+        resp = read_all(s)
         status = resp.split(b" ", 2)[1].decode()
-        print(s.getsockname()[1], len(req), len(resp), status, path, flush=True)
-        s.close()
+        print(lport, len(req), len(resp), status, path, flush=True)
     server.shutdown()
 
 def pipeline_mode(port):
