@@ -100,15 +100,23 @@ static struct bl_headers_opts opts(const char *release)
 	return o;
 }
 
-static void exact(void **state)
+/* a whole tree at `tree`, looked for by a kernel of `release`: found, as `how` */
+static struct bl_headers found(const char *tree, const char *release, int how)
 {
 	struct bl_headers h;
-	struct bl_headers_opts o = opts("6.18.1-test");
+	struct bl_headers_opts o = opts(release);
+
+	whole_tree(tree);
+	assert_int_equal(bl_headers_find(&o, &h), 0);
+	assert_int_equal(h.how, how);
+	return h;
+}
+
+static void exact(void **state)
+{
+	struct bl_headers h = found("lib/modules/6.18.1-test/build", "6.18.1-test", BL_HEADERS_EXACT);
 
 	(void)state;
-	whole_tree("lib/modules/6.18.1-test/build");
-	assert_int_equal(bl_headers_find(&o, &h), 0);
-	assert_int_equal(h.how, BL_HEADERS_EXACT);
 	assert_non_null(strstr(h.path, "/lib/modules/6.18.1-test/build"));
 }
 
@@ -169,13 +177,9 @@ static void kheaders(void **state)
 
 static void mismatched_only(void **state)
 {
-	struct bl_headers h;
-	struct bl_headers_opts o = opts("6.18.1-test");
+	struct bl_headers h = found("lib/modules/5.10.0-1-amd64/build", "6.18.1-test", BL_HEADERS_NEAREST);
 
 	(void)state;
-	whole_tree("lib/modules/5.10.0-1-amd64/build");
-	assert_int_equal(bl_headers_find(&o, &h), 0);
-	assert_int_equal(h.how, BL_HEADERS_NEAREST);
 	assert_string_equal(h.version, "5.10.0-1-amd64");
 }
 
