@@ -1,5 +1,5 @@
 /* Handing an event to user space, for the snippets that stream (tcplife,
- * tcpconnect, http): through a ring buffer where the kernel has one
+ * tcpconnect, http) and trace{} one-liners: through a ring buffer where the kernel has one
  * (-DBL_RINGBUF, set by bpflua/events.lua), a perf buffer otherwise; what
  * does not fit is counted in events_lost, whichever the path (the kernel
  * tells a perf reader of drops only once the next event fits). Include it

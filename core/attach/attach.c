@@ -1,4 +1,5 @@
 #include "attach.h"
+#include "../grow.h"
 #include "../sys.h"
 
 #include <errno.h>
@@ -68,16 +69,9 @@ static size_t ngrave, capgrave;
 
 static void bury(int fd)
 {
-	if (ngrave == capgrave) {
-		size_t cap = capgrave ? capgrave * 2 : 16;
-		int *g = realloc(graveyard, cap * sizeof(*g));
-
-		if (!g) {
-			close(fd);
-			return;
-		}
-		graveyard = g;
-		capgrave = cap;
+	if (bl_grow((void **)&graveyard, &capgrave, ngrave + 1, sizeof(*graveyard), 16)) {
+		close(fd);
+		return;
 	}
 	ioctl(fd, PERF_EVENT_IOC_DISABLE, 0); /* harmless on a BPF link fd */
 	graveyard[ngrave++] = fd;

@@ -15,6 +15,7 @@
 --   hist{ "t:syscalls:sys_enter_nanosleep", to = "t:syscalls:sys_exit_nanosleep" }
 -- (value defaults to `elapsed`, in unit = "us"; "ns" and "ms" work too).
 local hist = require("bpflua.hist")
+local probe = require("bpflua.probe")
 local events = require("bpflua.events")
 local stacks = require("bpflua.stacks")
 
@@ -400,6 +401,7 @@ local function gen_maps(w, action, keys, fields)
     w("struct event {\n\tu64 ts;\n" .. table.concat(decls(fields), "\n") .. "\n};")
     w("#ifdef BL_RINGBUF\nBPF_RINGBUF_OUTPUT(events, 256);\n#else\nBPF_PERF_OUTPUT(events);\n#endif")
     w("BPF_PERCPU_ARRAY(events_lost, u64, 1);")
+    w(probe.header("submit.h")) -- bl_submit(), as the tracers' snippets have it
     return
   end
   local key_decls = decls(keys)
@@ -427,16 +429,13 @@ local function gen_clock(w, start, opts)
   return fn, unit
 end
 
-local SUBMIT = "#ifdef BL_RINGBUF\n\tif (events.ringbuf_output(&e, sizeof(e), 0)) {\n\t\tint zero = 0;\n" ..
-  "\t\tevents_lost.increment(zero);\n\t}\n#else\n\tif (events.perf_submit(%s, &e, sizeof(e))) {\n\t\tint zero = 0;\n" ..
-  "\t\tevents_lost.increment(zero);\n\t}\n#endif"
 
 -- What the action does with each event that passes the filter.
 local function gen_action(w, action, p, opts, keys, fields, timed)
   if action == "trace" then
     w("\tstruct event e = {};\n\te.ts = bpf_ktime_get_ns();")
     for _, f in ipairs(fields) do w("\t" .. f.set) end
-    w(string.format(SUBMIT, kind_of(p).submit or p.regs))
+    w(string.format("\tbl_submit(%s, &e);", kind_of(p).submit or p.regs))
     return
   end
   w("\tstruct key_t k = {};")

@@ -14,6 +14,13 @@ local function read(path)
   return s
 end
 
+-- A shared snippet header's text (probes/NAME), for generated programs.
+function M.header(name)
+  local text, err = read(probes_dir() .. "/" .. name)
+  if not text then error("no probe header " .. name .. ": " .. err, 2) end
+  return text
+end
+
 -- A snippet's text, with its #include "X.h" lines of shared snippet headers
 -- (probes/X.h) written in place: the text libbcc compiles, and the cache
 -- keys on, is then the whole program. #line keeps compiler messages
