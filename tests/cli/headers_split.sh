@@ -10,9 +10,22 @@
 # tree, and an empty tmpfs over linux-kbuild makes its links dangle. The host
 # itself is untouched.
 set -euo pipefail
-if [ -z "${BPFLUA_IN_NS:-}" ]; then
-	exec env BPFLUA_IN_NS=1 unshare -m --propagation unchanged bash "$0" "$@"
-fi
+# Three steps: a mount namespace; in it, the whole tree bound again under a
+# private tmpfs on /dev/shm and made private, then entered with chroot; there
+# the test. In a chroot whose / is no mount point (a fresh Debian root made
+# with debootstrap) nothing else can be made private, and a mount on a shared
+# parent would show on the host.
+case "${BPFLUA_IN_NS:-}" in
+"")
+	exec env BPFLUA_IN_NS=1 unshare -m --propagation unchanged bash "$0" "$@" ;;
+1)
+	mount --make-rprivate /dev
+	mount -t tmpfs none /dev/shm
+	mkdir /dev/shm/root
+	mount --rbind / /dev/shm/root
+	mount --make-rprivate /dev/shm/root
+	exec env BPFLUA_IN_NS=2 chroot /dev/shm/root bash "$0" "$@" ;;
+esac
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
