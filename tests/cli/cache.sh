@@ -60,7 +60,7 @@ checks=$((checks + 1)); grep -q "stored under another key" "$tmp/err" || { echo 
 # ... and with its header's key rewritten to the name it was copied to
 e1=$(ls -t "$BPFLUA_CACHE_DIR/programs/" | grep -v "$e5" | head -1)
 cp "$BPFLUA_CACHE_DIR/programs/$e5" "$BPFLUA_CACHE_DIR/programs/$e1"
-xxd -r -p <<<"$e1" | dd of="$BPFLUA_CACHE_DIR/programs/$e1" bs=1 seek=56 conv=notrunc status=none
+python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(sys.argv[1]))' "$e1" | dd of="$BPFLUA_CACHE_DIR/programs/$e1" bs=1 seek=56 conv=notrunc status=none
 out=$(probe); expect "$out" "count 4321" "entry with a rewritten key: count"
 checks=$((checks + 1)); grep -q "$e1 refused (checksum mismatch)" "$tmp/err" || { echo "FAIL: rewritten key not refused"; cat "$tmp/err"; exit 1; }
 
