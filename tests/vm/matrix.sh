@@ -1,0 +1,63 @@
+#!/bin/bash
+# The kernel matrix: the test suite in one guest per row (one at a time), then
+# on this host, and one table of kernel x BTF x header tree x test.
+#   tests/vm/matrix.sh            (BPFLUA_VM_CACHE, BPFLUA_VM_BUILD from ./dev.sh)
+# BPFLUA_VM_TESTS / BPFLUA_VM_EXCLUDE: ctest -R / -E regexes for every row;
+# BPFLUA_VM_ROWS: which rows (space-separated numbers, default all).
+# Logs and results stay in $BPFLUA_VM_CACHE/results/.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${BPFLUA_VM_CACHE:?}
+build=${BPFLUA_VM_BUILD:?}
+# a guest runs the suite at a tenth of the host's speed or less
+limit=${BPFLUA_VM_TIMEOUT:-2400}
+
+# kernel  btf  headers  label
+rows=(
+	"5.10 hidden own|Debian 11 5.10 / hidden / own 5.10 (exact)"
+	"5.10 hidden nearest|Debian 11 5.10 / hidden / 6.1 only (mismatched)"
+	"6.1 visible own|Debian 12 6.1 / visible / own 6.1 (exact)"
+	"host|this host $(uname -r) / visible+hidden / 6.1 (mismatched)"
+)
+pick=${BPFLUA_VM_ROWS:-$(seq -s ' ' 1 ${#rows[@]})}
+
+ctest_args=(--output-on-failure -j2)
+[ -n "${BPFLUA_VM_TESTS:-}" ] && ctest_args+=(-R "$BPFLUA_VM_TESTS")
+[ -n "${BPFLUA_VM_EXCLUDE:-}" ] && ctest_args+=(-E "$BPFLUA_VM_EXCLUDE")
+
+out=$cache/results
+rm -rf "$out"
+mkdir -p "$out"
+dirs=()
+start=$SECONDS
+for i in $pick; do
+	row=${rows[i - 1]:-}
+	[ -n "$row" ] || { echo "test-kernels: no row $i" >&2; exit 2; }
+	spec=${row%%|*} label=${row#*|}
+	dir=$out/row$i
+	mkdir -p "$dir"
+	dirs+=("$dir")
+	echo "$label" >"$dir/label"
+	# every row compiles its programs afresh: no row reuses another's cache
+	rm -rf "$build/test-cache"
+	t0=$SECONDS
+	if [ "$spec" = host ]; then
+		s0=$(cut -d' ' -f1 /proc/uptime)
+		(cd "$build" && ctest "${ctest_args[@]}" --output-junit "$dir/junit.xml") >"$dir/log" 2>&1
+		echo $? >"$dir/status"
+		echo "$s0 $(cut -d' ' -f1 /proc/uptime)" >"$dir/cmd-seconds"
+	else
+		read -r kernel btf headers <<<"$spec"
+		"$here/run.sh" --btf "$btf" --headers "$headers" --timeout "$limit" --keep "$dir" "$kernel" -- \
+			bash -c 'cd "$BPFLUA_BUILD" && exec ctest "$@" --output-junit /vm/junit.xml' ctest \
+			"${ctest_args[@]}" >"$dir/log" 2>&1
+		[ -s "$dir/status" ] || echo 125 >"$dir/status"
+	fi
+	echo "test-kernels: [$label] exit $(cat "$dir/status") in $((SECONDS - t0)) s; log $dir/log" >&2
+done
+rm -rf "$build/test-cache"
+echo >&2
+python3 "$here/table.py" "${dirs[@]}"
+rc=$?
+echo "test-kernels: ${#dirs[@]} rows in $((SECONDS - start)) s"
+exit $rc
