@@ -81,7 +81,9 @@ test)
 	;;
 test-kernels)
 	vm_prepare
-	exec tests/vm/matrix.sh
+	# the host row is `./dev.sh test`'s own run: the ASan/UBSan build
+	build build-test -DBPFLUA_SANITIZE=ON -DBUILD_TESTING=ON
+	BPFLUA_HOST_BUILD=$PWD/build-test exec tests/vm/matrix.sh
 	;;
 vm)
 	vm_prepare

@@ -11,7 +11,9 @@ cache=$1
 
 # the only kernels fetched from Debian 11; the 6.1 kernel is Debian 12's current one
 K510=5.10.0-32-amd64
-GUEST_PKGS="initramfs-tools kmod iproute2 bash coreutils util-linux mount"
+# what the guest's init needs, and xxd, which tests/cli/cache.sh uses but
+# dev.sh's TEST_PKGS does not list (the host has it from elsewhere)
+GUEST_PKGS="initramfs-tools kmod iproute2 bash coreutils util-linux mount xxd"
 
 stamp=$( { cat "$0" "$here/stub-init"; echo "$RUN_PKGS $TEST_PKGS"; } | sha256sum | cut -c1-16)
 if [ -f "$cache/image.stamp" ] && [ "$(cat "$cache/image.stamp")" = "$stamp" ] &&
@@ -63,7 +65,10 @@ in_root apt-get install -y -qq --no-install-recommends $RUN_PKGS $TEST_PKGS linu
 # Debian 11's header packages want Debian 11's gcc-10 for module builds, which
 # BPF C does not need: unpack the trees without their dependencies
 in_root sh -c "cd /tmp && apt-get download -qq linux-headers-$K510 linux-headers-${K510%-amd64}-common"
-for d in "$root"/tmp/linux-headers-*.deb; do dpkg-deb -x "$d" "$root"; done
+# (not dpkg-deb -x: its tar would put a directory in place of the /lib symlink)
+for d in "$root"/tmp/linux-headers-*.deb; do
+	dpkg-deb --fsys-tarfile "$d" | tar -x --keep-directory-symlink -C "$root"
+done
 rm -f "$root"/tmp/*.deb
 in_root apt-get clean
 rm -rf "$root"/var/lib/apt/lists/*
@@ -77,6 +82,7 @@ for v in "$root"/boot/vmlinuz-*; do
 done
 install -m 755 "$here/stub-init" "$root/sbin/bpflua-vm-init"
 echo bpflua-vm >"$root/etc/hostname"
+printf '127.0.0.1 localhost bpflua-vm\n::1 localhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
 
 cleanup
 mounts=()

@@ -9,6 +9,9 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${BPFLUA_VM_CACHE:?}
 build=${BPFLUA_VM_BUILD:?}
+# the host row's build (./dev.sh passes its ASan test build); the guests share
+# the plain one
+host_build=${BPFLUA_HOST_BUILD:-$build}
 # a guest runs the suite at a tenth of the host's speed or less
 limit=${BPFLUA_VM_TIMEOUT:-2400}
 
@@ -39,11 +42,11 @@ for i in $pick; do
 	dirs+=("$dir")
 	echo "$label" >"$dir/label"
 	# every row compiles its programs afresh: no row reuses another's cache
-	rm -rf "$build/test-cache"
+	rm -rf "$build/test-cache" "$host_build/test-cache"
 	t0=$SECONDS
 	if [ "$spec" = host ]; then
 		s0=$(cut -d' ' -f1 /proc/uptime)
-		(cd "$build" && ctest "${ctest_args[@]}" --output-junit "$dir/junit.xml") >"$dir/log" 2>&1
+		(cd "$host_build" && ctest "${ctest_args[@]}" --output-junit "$dir/junit.xml") >"$dir/log" 2>&1
 		echo $? >"$dir/status"
 		echo "$s0 $(cut -d' ' -f1 /proc/uptime)" >"$dir/cmd-seconds"
 	else
@@ -55,7 +58,7 @@ for i in $pick; do
 	fi
 	echo "test-kernels: [$label] exit $(cat "$dir/status") in $((SECONDS - t0)) s; log $dir/log" >&2
 done
-rm -rf "$build/test-cache"
+rm -rf "$build/test-cache" "$host_build/test-cache"
 echo >&2
 python3 "$here/table.py" "${dirs[@]}"
 rc=$?

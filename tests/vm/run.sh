@@ -64,7 +64,7 @@ timeout -k 10 "$limit" qemu-system-x86_64 -accel tcg -cpu max -m 2048 -smp 2 \
 	-virtfs "local,path=$repo,mount_tag=repo,security_model=none" \
 	-virtfs "local,path=$build,mount_tag=build,security_model=none" \
 	-append "console=ttyS0 root=/dev/vda rw quiet loglevel=1 panic=-1 init=/sbin/bpflua-vm-init" \
-	</dev/null | tr -d '\r'
+	</dev/null | tr -d '\r' | grep --line-buffered -v '^\[ *[0-9.]*\] reboot: Power down$'
 rc=${PIPESTATUS[0]}
 set -e
 exec 9>&-
