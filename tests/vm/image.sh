@@ -15,6 +15,10 @@ K510=5.10.0-32-amd64
 # dev.sh's TEST_PKGS does not list (the host has it from elsewhere)
 GUEST_PKGS="initramfs-tools kmod iproute2 bash coreutils util-linux mount xxd"
 
+# one build at a time; a second caller waits, then finds the image built
+mkdir -p "$cache"
+exec 8>"$cache/image.lock"
+flock 8
 stamp=$( { cat "$0" "$here/stub-init"; echo "$RUN_PKGS $TEST_PKGS"; } | sha256sum | cut -c1-16)
 if [ -f "$cache/image.stamp" ] && [ "$(cat "$cache/image.stamp")" = "$stamp" ] &&
 	[ -f "$cache/root.img" ]; then
@@ -27,7 +31,6 @@ mirror=$(awk '/^URIs:/ { print $2; exit }' "$src")
 [ -n "$mirror" ] || { echo "image.sh: no URIs: line in $src" >&2; exit 1; }
 
 command -v debootstrap >/dev/null || apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
-mkdir -p "$cache"
 root=$cache/root.build
 rm -rf "$root" "$cache/root.img" "$cache/image.stamp" "$cache/kernels"
 start=$SECONDS

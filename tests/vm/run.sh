@@ -15,6 +15,8 @@ build=${BPFLUA_VM_BUILD:?}
 btf=visible headers=own limit=3600 keep=
 while [ $# -gt 0 ]; do
 	case $1 in
+	--btf | --headers | --timeout | --keep)
+		[ $# -ge 2 ] || { echo "vm: $1 needs a value" >&2; exit 2; } ;;&
 	--btf) btf=$2; shift 2 ;;
 	--headers) headers=$2; shift 2 ;;
 	--timeout) limit=$2; shift 2 ;;
@@ -24,7 +26,8 @@ while [ $# -gt 0 ]; do
 	*) kernel=$1; shift ;;
 	esac
 done
-usage="usage: ./dev.sh vm KERNEL -- COMMAND... (KERNEL: $(ls "$cache/kernels" 2>/dev/null | tr '\n' ' '))"
+kernels=$(ls "$cache/kernels" 2>/dev/null | tr '\n' ' ') || true
+usage="usage: ./dev.sh vm [--btf visible|hidden] [--headers own|nearest] [--timeout S] KERNEL -- COMMAND... (KERNEL: ${kernels:-none built})"
 [ -n "${kernel:-}" ] && [ $# -gt 0 ] || { echo "$usage" >&2; exit 2; }
 case $btf in visible | hidden) ;; *) echo "vm: --btf is visible or hidden, not $btf" >&2; exit 2 ;; esac
 case $headers in own | nearest) ;; *) echo "vm: --headers is own or nearest, not $headers" >&2; exit 2 ;; esac
