@@ -36,6 +36,17 @@ def main(dirs):
         except (OSError, ET.ParseError):
             suite = None
             bad = True
+            # no JUnit file: the guest died or hung mid-suite; ctest's log
+            # still says which tests finished and which were running
+            log = read(os.path.join(d, "log"))
+            for m in re.finditer(r"Test +#\d+: (\S+) \.+\**\s*(Passed|\S+)", log):
+                results[m.group(1)] = "pass" if m.group(2) == "Passed" else "FAIL"
+            for m in re.finditer(r"Start +\d+: (\S+)", log):
+                if m.group(1) not in results:
+                    results[m.group(1)] = "HUNG"
+                    failures.append((label, m.group(1), ["running when the guest stopped reporting; "
+                                     "its log: " + os.path.join(d, "log")] +
+                                    re.findall(r".*soft lockup.*|.*Kernel panic.*|.*BUG:.*", log)[:2]))
         for tc in suite.iter("testcase") if suite is not None else []:
             name, status = tc.get("name"), tc.get("status", "run")
             out = (tc.findtext("system-out") or "")
