@@ -3,6 +3,8 @@
 #   ./dev.sh run [TRACER ARGS...]   install what is missing, build, run (default: syscount -d 5)
 #   ./dev.sh test                   install what is missing, build with ASan/UBSan, run every test
 #   ./dev.sh build                  build only
+#   ./dev.sh test-kernels           the suite in QEMU guests of other kernels (tests/vm/)
+#   ./dev.sh vm KERNEL -- CMD...    boot one such guest (KERNEL: 5.10, 6.1) and run CMD there
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -25,6 +27,8 @@ cd "$(dirname "$0")"
 #   xz-utils       makes a kheaders.tar.xz for the header-tree unit test (test only)
 RUN_PKGS="libbpfcc-dev liblua5.4-dev libelf-dev libjson-c-dev libedit-dev nettle-dev libarchive-dev zlib1g-dev linux-headers-amd64 cmake gcc make pkg-config libc6-dev"
 TEST_PKGS="libcmocka-dev util-linux procps python3 python3-grpcio openssl xz-utils"
+#   qemu-system-x86 debootstrap  boot the kernel matrix's guests and build their root (vm only)
+VM_PKGS="qemu-system-x86 debootstrap e2fsprogs"
 
 install_missing() {
 	local missing=()
@@ -47,6 +51,17 @@ build() { # $1 build dir, then cmake options
 	cmake --build "$dir" -j"$(nproc)" >/dev/null
 }
 
+# the kernel matrix: a guest image cached outside the repository (built once,
+# rebuilt when tests/vm/image.sh or the package lists change) and a plain
+# RelWithDebInfo test build the guests share with this host
+vm_prepare() {
+	install_missing $RUN_PKGS $TEST_PKGS $VM_PKGS
+	export BPFLUA_VM_CACHE=${BPFLUA_VM_CACHE:-/var/tmp/bpflua-vm}
+	export BPFLUA_VM_BUILD=$BPFLUA_VM_CACHE/build-$(pwd | sha256sum | cut -c1-8)
+	RUN_PKGS=$RUN_PKGS TEST_PKGS=$TEST_PKGS tests/vm/image.sh "$BPFLUA_VM_CACHE"
+	build "$BPFLUA_VM_BUILD" -DBUILD_TESTING=ON
+}
+
 cmd=${1:-run}
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -66,8 +81,18 @@ test)
 	cd build-test
 	exec ctest --output-on-failure -j"$(nproc)"
 	;;
+test-kernels)
+	vm_prepare
+	# the host row is `./dev.sh test`'s own run: the ASan/UBSan build
+	build build-test -DBPFLUA_SANITIZE=ON -DBUILD_TESTING=ON
+	BPFLUA_HOST_BUILD=$PWD/build-test exec tests/vm/matrix.sh
+	;;
+vm)
+	vm_prepare
+	exec tests/vm/run.sh "$@"
+	;;
 *)
-	echo "usage: ./dev.sh run [TRACER ARGS...] | test | build" >&2
+	echo "usage: ./dev.sh run [TRACER ARGS...] | test | build | test-kernels | vm KERNEL -- COMMAND..." >&2
 	exit 2
 	;;
 esac
