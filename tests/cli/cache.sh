@@ -99,13 +99,11 @@ out=$(BPFLUA_CACHE_DIR="$tmp/nobody-cache" nobody cache list 2>&1) &&
 [ ! -e "$tmp/nobody-cache" ] || { echo "FAIL: cache list made a cache"; exit 1; }
 
 # a cache directory on a read-only file system: named, and the run goes on;
-# with --no-cache, nothing is asked of it (a private mount namespace keeps the
+# with --no-cache, nothing is asked of it (tools/private_ns.sh keeps the
 # read-only mount from the host)
 mkdir "$tmp/ro"
-unshare -m --propagation unchanged bash -c '
+bash "$here/../tools/private_ns.sh" bash -c '
 	set -euo pipefail
-	top=$(findmnt -no TARGET -T "$1")
-	[ "$(findmnt -no PROPAGATION "$top")" = private ] || mount --make-rprivate "$top"
 	mount -t tmpfs -o ro none "$1"
 	export BPFLUA_CACHE_DIR="$1/cache" TMPDIR="$2"
 	"$BPFLUA" "$3" >"$4/ro.out" 2>"$4/ro.err"

@@ -10,23 +10,10 @@
 # tree, and an empty tmpfs over linux-kbuild makes its links dangle. The host
 # itself is untouched.
 set -euo pipefail
-# Three steps: a mount namespace; in it, the whole tree bound again under a
-# private tmpfs on /dev/shm and made private, then entered with chroot; there
-# the test. In a chroot whose / is no mount point (a fresh Debian root made
-# with debootstrap) nothing else can be made private, and a mount on a shared
-# parent would show on the host.
-case "${BPFLUA_IN_NS:-}" in
-"")
-	exec env BPFLUA_IN_NS=1 unshare -m --propagation unchanged bash "$0" "$@" ;;
-1)
-	mount --make-rprivate /dev
-	mount -t tmpfs none /dev/shm
-	mkdir /dev/shm/root
-	mount --rbind / /dev/shm/root
-	mount --make-rprivate /dev/shm/root
-	exec env BPFLUA_IN_NS=2 chroot /dev/shm/root bash "$0" "$@" ;;
-esac
 here=$(cd "$(dirname "$0")" && pwd)
+if [ -z "${BPFLUA_IN_NS:-}" ]; then
+	exec env BPFLUA_IN_NS=1 bash "$here/../tools/private_ns.sh" bash "$here/$(basename "$0")" "$@"
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export BPFLUA_CACHE_DIR="$tmp/cache"
@@ -38,10 +25,7 @@ expect() { # $1: file, $2: wanted (ERE), $3: what
 	checks=$((checks + 1))
 	grep -Eq -- "$2" "$1" || { echo "FAIL: $3: want /$2/ in:"; cat "$1"; exit 1; }
 }
-private_mount() { # mount $@ over the last argument, never seen outside this namespace
-	local at=${!#} top
-	top=$(findmnt -no TARGET -T "$at")
-	[ "$(findmnt -no PROPAGATION "$top")" = private ] || mount --make-rprivate "$top"
+private_mount() { # every mount here is private (tools/private_ns.sh)
 	mount "$@"
 }
 
