@@ -104,6 +104,14 @@ static int l_spawn(lua_State *L)
 		do /* the child has set itself up (or died: then EOF) */
 			n = read(c->errfd, &ready, 1);
 		while (n < 0 && errno == EINTR);
+		if (n != 1) { /* no gate to open: writing it would raise SIGPIPE */
+			waitpid(c->pid, &c->status, 0);
+			c->done = 1;
+			close(c->gate);
+			close(c->errfd);
+			c->gate = c->errfd = -1;
+			return bl_lua_raise(L, "failed", "cannot start the command: its process ended before exec");
+		}
 	}
 	return 1;
 }
