@@ -105,30 +105,45 @@ base2=$(fastest $N)
 base=$(awk -v a="$base" -v b="$base2" 'BEGIN { print (a < b) ? a : b }')
 
 # --- streaming one event per call -------------------------------------------
+# Unpinned from here on, as users run: the workload and the tracer go where
+# the scheduler puts them. Each figure is the median of three rounds.
+free_load() { "$tmp/bl_benchload" "$@" | tail -1; }
 M=1000000
 echo "measuring event streaming..." >&2
 stream() { # tool (bpflua|bcc), mode: prints "ns_per_call received [drain_per_s]"
 	# three rounds of M calls (one for fill), a second apart so the reader
-	# catches up; the fastest round counts, every event of all rounds must arrive
+	# catches up; the median round counts, every event of all rounds must arrive
 	rm -f "$tmp/ready" "$tmp/done"
 	if [ "$1" = bpflua ]; then
 		"$BPFLUA" bench/stream.lua "$2" "$tmp/done" "$tmp/ready" >"$tmp/sout" 2>"$tmp/serr" &
 	else
 		$LEND $PY bench/stream.py "$2" "$tmp/done" "$tmp/ready" >"$tmp/sout" 2>"$tmp/serr" &
 	fi
-	local p=$! n=$M rounds=3 ns best=""
+	local p=$! n=$M rounds=3 all=""
 	pids="$pids $p"
 	for _ in $(seq 1 600); do [ -e "$tmp/ready" ] && break; sleep 0.05; done
 	[ "$2" = fill ] && { n=500000; rounds=1; }
 	for _ in $(seq 1 $rounds); do
-		ns=$(load $n)
-		best=$(printf '%s\n%s\n' "$ns" "$best" | grep . | sort -n | head -1)
+		all="$all $(free_load $n)"
 		[ $rounds = 1 ] || sleep 1
 	done
 	touch "$tmp/done"
 	wait "$p" || { cat "$tmp/serr" >&2; return 1; }
-	echo "$best $(awk '/^received/ { print $2 }' "$tmp/sout") $(awk '/^drain_per_s/ { print $2 }' "$tmp/sout")"
+	echo "$(tr ' ' '\n' <<<"$all" | grep . | median) $(awk '/^received/ { print $2 }' "$tmp/sout") $(awk '/^drain_per_s/ { print $2 }' "$tmp/sout")"
 }
+# floor WHAT ARGS... : attaches bench/floor.lua's empty programs, in the background
+floor() {
+	rm -f "$tmp/fready"
+	"$BPFLUA" bench/floor.lua "$1" "$tmp/fready" "${@:2}" >/dev/null 2>"$tmp/ferr" &
+	floor_pid=$!
+	pids="$pids $floor_pid"
+	for _ in $(seq 1 600); do [ -e "$tmp/fready" ] && break; sleep 0.05; done
+	[ -e "$tmp/fready" ] || { cat "$tmp/ferr" >&2; return 1; }
+}
+ubase=$(for _ in 1 2 3; do free_load $M; done | median)
+floor stream
+s_floor_ns=$(for _ in 1 2 3; do free_load $M; done | median)
+stop "$floor_pid"
 read -r s_ring_ns s_ring_n _ < <(stream bpflua ring)
 read -r s_timed_ns s_timed_n _ < <(stream bpflua timed)
 read -r s_perf_ns s_perf_n _ < <(stream bpflua perf)
@@ -142,10 +157,83 @@ bpftrace -e 'tracepoint:syscalls:sys_enter_getppid /comm == "bl_benchload"/ { pr
 p=$!; pids="$pids $p"
 for _ in $(seq 1 300); do grep -q Attaching "$tmp/bt" && break; sleep 0.05; done
 sleep 0.5
-bt_ns=$(for _ in 1 2 3; do load $M; sleep 1; done | sort -n | head -1)
+bt_ns=$(for _ in 1 2 3; do free_load $M; sleep 1; done | median)
 stop "$p"
 bt_n=$(grep -c '^[0-9]' "$tmp/bt" || true)
 M3=$((3 * M))
+
+# --- memleak: malloc/free pairs of one process --------------------------------
+P=200000
+echo "measuring memleak..." >&2
+# gated TOOL...: starts the malloc workload gated, the tool on its pid
+# (PID in the tool's arguments is replaced), waits for PATTERN in its output
+# or the floor's ready file, opens the gate; prints ns per pair
+gated() {
+	local pat=$1; shift
+	rm -f "$tmp/gate" "$tmp/wout"
+	"$tmp/bl_benchload" malloc $P "$tmp/gate" >"$tmp/wout" &
+	local w=$!
+	pids="$pids $w"
+	for _ in $(seq 1 100); do [ -s "$tmp/wout" ] && break; sleep 0.02; done
+	local wpid
+	wpid=$(head -1 "$tmp/wout")
+	local tp=""
+	if [ "$pat" = floor ]; then
+		floor memleak "$wpid"
+		tp=$floor_pid
+	elif [ "$pat" != none ]; then
+		"${@//PID/$wpid}" >"$tmp/tout" 2>&1 &
+		tp=$!
+		pids="$pids $tp"
+		for _ in $(seq 1 600); do grep -q "$pat" "$tmp/tout" && break; sleep 0.05; done
+		sleep 2 # BCC prints before it attaches
+	fi
+	touch "$tmp/gate"
+	wait "$w"
+	[ -n "$tp" ] && stop "$tp"
+	tail -1 "$tmp/wout"
+}
+pairs() { for _ in 1 2 3; do gated "$@"; done | median; }
+m_base=$(pairs none)
+m_floor=$(pairs floor)
+m_bpflua=$(pairs Tracing "$BPFLUA" run memleak -p PID)
+m_bcc=$(pairs Attaching $LEND memleak-bpfcc -p PID)
+
+# --- profile at 999 Hz: what sampling costs a busy CPU -------------------------
+S=20000
+echo "measuring profile at 999 Hz..." >&2
+spin() { for _ in 1 2 3; do free_load spin $S; done | median; }
+sampled() { # pattern, command...: the spin workload's ns/round while command samples
+	local pat=$1; shift
+	"$@" >"$tmp/pout" 2>&1 &
+	local p=$!
+	pids="$pids $p"
+	for _ in $(seq 1 600); do grep -q "$pat" "$tmp/pout" && break; sleep 0.05; done
+	sleep 0.5
+	spin
+	stop "$p"
+}
+p_base=$(spin)
+floor profile 999
+p_floor=$(spin)
+stop "$floor_pid"
+p_bpflua=$(sampled Sampling "$BPFLUA" run profile -F 999)
+p_bcc=$(sampled Sampling $LEND profile-bpfcc -F 999)
+p_bt=$(sampled Attaching bpftrace -e 'profile:hz:999 { @[ustack, kstack] = count(); }')
+
+# --- http: a request's round trip with and without the http tracer -------------
+R=20000
+echo "measuring http..." >&2
+gcc -O2 -o "$tmp/bl_httpload" bench/httpload.c
+rtt() { "$tmp/bl_httpload" $R | tail -1; } # "median_us mean_us"
+h_base=$(for _ in 1 2 3; do rtt; done | median)
+"$BPFLUA" run http >"$tmp/hout" 2>&1 &
+p=$!; pids="$pids $p"
+for _ in $(seq 1 600); do grep -q Tracing "$tmp/hout" && break; sleep 0.05; done
+sleep 0.5
+h_bpflua=$(for _ in 1 2 3; do rtt; done | median)
+stop "$p"
+h_seen=$(grep -c '/bench' "$tmp/hout" || true)
 
 # --- the table ----------------------------------------------------------------
 r() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) print "-"; else printf "%.1f", a / b }'; }
@@ -153,6 +241,10 @@ add() { awk -v a="$1" -v b="$base" 'BEGIN { d = a - b; if (d < 0) d = 0; printf 
 ms() { awk -v a="$1" 'BEGIN { printf "%.0f", a * 1000 }'; }
 mb() { awk -v a="$1" 'BEGIN { printf "%.1f", a / 1024 }'; }
 lost() { echo $(($2 - $1)); }
+uadd() { awk -v a="$1" -v b="$ubase" 'BEGIN { printf "%.3f", (a - b) / 1000 }'; }
+uadd2() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (a - b) / 1000 }'; }
+ratio() { awk -v a="$1" -v b="$2" -v z="$3" 'BEGIN { if (b - z <= 0) print "-"; else printf "%.2f", (a - z) / (b - z) }'; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f%%", (a - b) * 100 / b }'; }
 cat <<EOT
 ## bpflua benchmark, $(date -u +%Y-%m-%d), kernel $release, $(nproc) CPUs
 
@@ -179,17 +271,18 @@ Cost per getppid() call ($N calls, fastest of 5, pinned to CPU $cpu; no tracer: 
 
 - bpflua / bpftrace added cost: **$(awk -v a="$count_bpflua" -v b="$count_bt" -v c="$base" 'BEGIN { if (b - c <= 0) print "-"; else printf "%.2f", (a - c) / (b - c) }')** (target at most 0.5)
 
-Streaming one event per call (3 rounds of $M calls; the fastest round's cost, all $M3 events counted):
+Streaming one event per call, unpinned (3 rounds of $M calls, the median round's cost; all $M3 events counted; no tracer: $ubase ns/call):
 
 | path | added per event | received | lost |
 |---|---|---|---|
-| bpflua, ring buffer, flags 0 (a user's script) | $(add "$s_ring_ns") us | $s_ring_n | $(lost "$s_ring_n" $M3) |
-| bpflua, ring buffer, no wake-up + timed drain (bpflua's tracers) | $(add "$s_timed_ns") us | $s_timed_n | $(lost "$s_timed_n" $M3) |
-| bpflua, perf buffer | $(add "$s_perf_ns") us | $s_perf_n | $(lost "$s_perf_n" $M3) |
-| BCC Python, ring buffer (4 MB, as bpflua's) | $(add "$b_ring_ns") us | $b_ring_n | $(lost "$b_ring_n" $M3) |
-| BCC Python, ring buffer (64 MB: holds the whole stream) | $(add "$b_big_ns") us | $b_big_n | $(lost "$b_big_n" $M3) |
-| BCC Python, perf buffer | $(add "$b_perf_ns") us | $b_perf_n | $(lost "$b_perf_n" $M3) |
-| bpftrace printf | $(add "$bt_ns") us | $bt_n | $(lost "$bt_n" $M3) |
+| floor: the same tracepoint, an empty program | $(uadd "$s_floor_ns") us | - | - |
+| bpflua, ring buffer, flags 0 (a user's script) | $(uadd "$s_ring_ns") us | $s_ring_n | $(lost "$s_ring_n" $M3) |
+| bpflua, ring buffer, no wake-up + timed drain (bpflua's tracers) | $(uadd "$s_timed_ns") us | $s_timed_n | $(lost "$s_timed_n" $M3) |
+| bpflua, perf buffer | $(uadd "$s_perf_ns") us | $s_perf_n | $(lost "$s_perf_n" $M3) |
+| BCC Python, ring buffer (4 MB, as bpflua's) | $(uadd "$b_ring_ns") us | $b_ring_n | $(lost "$b_ring_n" $M3) |
+| BCC Python, ring buffer (64 MB: holds the whole stream) | $(uadd "$b_big_ns") us | $b_big_n | $(lost "$b_big_n" $M3) |
+| BCC Python, perf buffer | $(uadd "$b_perf_ns") us | $b_perf_n | $(lost "$b_perf_n" $M3) |
+| bpftrace printf | $(uadd "$bt_ns") us | $bt_n | $(lost "$bt_n" $M3) |
 
 Draining 500000 queued ring-buffer events into a script callback:
 
@@ -198,7 +291,33 @@ Draining 500000 queued ring-buffer events into a script callback:
 | bpflua, Lua callback | $f_rate | $f_n |
 | BCC, Python callback | $bf_rate | $bf_n |
 
-- a script's ring buffer, bpflua / BCC added cost per event: **$(awk -v a="$s_ring_ns" -v b="$b_ring_ns" -v c="$b_big_ns" -v z="$base" 'BEGIN { printf "%.2f (BCC 4 MB, lossy), %.2f (BCC 64 MB, lossless)", (a - z) / (b - z), (a - z) / (c - z) }')** (target at most 1, with nothing lost)
+- a script's ring buffer (flags 0), bpflua / BCC (64 MB, lossless) added cost per event: **$(ratio "$s_ring_ns" "$b_big_ns" "$ubase")** (target at most 0.8, nothing lost); above the floor: bpflua $(uadd2 "$s_ring_ns" "$s_floor_ns") us, BCC $(uadd2 "$b_big_ns" "$s_floor_ns") us
 - bpflua's own tracers against the no-wake-up floor: they are that floor (BPF_RB_NO_WAKEUP, drained every 10 ms)
 - bpflua / BCC drain rate: **$(r "$f_rate" "$bf_rate")x** (target 4x)
+
+memleak on one process's malloc(64)/free pairs ($P pairs, median of 3 runs, unpinned; no tracer: $m_base ns/pair):
+
+| tracer | added per pair |
+|---|---|
+| floor: empty programs on malloc entry and return, free entry | $(uadd2 "$m_floor" "$m_base") us |
+| bpflua run memleak -p | $(uadd2 "$m_bpflua" "$m_base") us |
+| BCC memleak-bpfcc -p | $(uadd2 "$m_bcc" "$m_base") us |
+
+- memleak, bpflua / BCC added cost per pair: **$(ratio "$m_bpflua" "$m_bcc" "$m_base")** (target at most 0.9); above the floor: bpflua $(uadd2 "$m_bpflua" "$m_floor") us, BCC $(uadd2 "$m_bcc" "$m_floor") us
+
+Sampling every CPU at 999 Hz: a CPU-bound loop's slowdown ($S rounds, median of 3; no profiler: $p_base ns/round):
+
+| profiler | slowdown |
+|---|---|
+| floor: an empty perf-event program at 999 Hz | $(pct "$p_floor" "$p_base") |
+| bpflua run profile -F 999 | $(pct "$p_bpflua" "$p_base") |
+| BCC profile-bpfcc -F 999 | $(pct "$p_bcc" "$p_base") |
+| bpftrace profile:hz:999 (user and kernel stacks) | $(pct "$p_bt" "$p_base") |
+
+http: $R keep-alive GETs on 127.0.0.1, one at a time (median round trip, median of 3 runs):
+
+| | round trip |
+|---|---|
+| no tracer | $h_base us |
+| bpflua run http | $h_bpflua us (added $(awk -v a="$h_bpflua" -v b="$h_base" 'BEGIN { printf "%.1f", a - b }') us per request; $h_seen requests reported) |
 EOT
