@@ -1,0 +1,109 @@
+#!/bin/bash
+# OTLP/HTTP JSON export (lua/bpflua/otlp.lua) against a receiver on
+# 127.0.0.1 that checks every body against the official OTLP .proto files
+# (receiver.js), with exact counts from driver.lua: everything arrives
+# once; 503 and 429 are retried and Retry-After honoured; 400 and 500 are
+# not; an unreachable or silent collector blocks nothing, and what cannot
+# be sent is counted, failed or dropped.
+# The receiver's npm packages come from package-lock.json (npm ci), into
+# BPFLUA_OTLP_NODE_DIR (the build tree), once per lock file.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../cli/lib.sh"
+
+node_dir=${BPFLUA_OTLP_NODE_DIR:-$tmp/node}
+mkdir -p "$node_dir"
+if ! cmp -s "$here/package-lock.json" "$node_dir/package-lock.json" || [ ! -d "$node_dir/node_modules" ]; then
+	cp "$here/package.json" "$here/package-lock.json" "$here/.npmrc" "$node_dir/"
+	(cd "$node_dir" && npm ci --ignore-scripts --no-audit --no-fund >npm.log 2>&1) || {
+		cat "$node_dir/npm.log"
+		echo "FAIL: npm ci in $node_dir"
+		exit 1
+	}
+fi
+modules=$node_dir/node_modules
+
+receiver() { # $1 name, then --answer ...: starts it, sets $port
+	local name=$1; shift
+	rm -f "$tmp/$name.port"
+	node "$here/receiver.js" "$modules" "$tmp/$name.log" "$tmp/$name.port" "$@" 2>"$tmp/$name.err" &
+	receiver_pid=$!
+	for _ in $(seq 1 200); do [ -s "$tmp/$name.port" ] && break; sleep 0.05; done
+	port=$(cat "$tmp/$name.port" 2>/dev/null) || { cat "$tmp/$name.err"; bad "$name: the receiver did not start"; }
+	touch "$tmp/$name.log"
+}
+
+stop() {
+	kill "$receiver_pid" 2>/dev/null
+	wait "$receiver_pid" 2>/dev/null
+}
+
+scenario() { # $1 name: the driver against the running receiver, then check.py
+	local name=$1; shift
+	n=$((n + 1))
+	if ! timeout 120 "$@" >"$tmp/$name.stats" 2>"$tmp/$name.driver"; then
+		bad "$name: the driver failed"
+		cat "$tmp/$name.driver"
+	fi
+	stop
+	n=$((n + 1))
+	python3 "$here/check.py" "$name" "$tmp/$name.log" "$tmp/$name.stats" || bad "$name: check.py"
+}
+
+# the receiver itself: a body that breaks the OTLP JSON encoding is refused
+receiver strict
+bad_body() { # $1 path, $2 body: the receiver must answer 400
+	local code
+	code=$(python3 -c '
+import sys, urllib.request, urllib.error
+req = urllib.request.Request("http://127.0.0.1:" + sys.argv[1] + sys.argv[2], data=sys.argv[3].encode(),
+                             headers={"Content-Type": "application/json"})
+try:
+    print(urllib.request.urlopen(req, timeout=10).status)
+except urllib.error.HTTPError as e:
+    print(e.code)' "$port" "$1" "$2")
+	check "the receiver refuses $2 (answered $code)" test "$code" = 400
+}
+res='"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"x"}}]}'
+bad_body /v1/metrics '{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m","sum":{"dataPoints":[{"asInt":5}]}}]}]}]}'
+bad_body /v1/metrics '{"resource_metrics":[]}'
+bad_body /v1/traces '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"AAAAAAAAAAAAAAAAAAAAAA==","spanId":"0000000000000001"}]}]}]}'
+bad_body /v1/traces '{"resourceSpans":[{"scopeSpans":[{"spans":[{"kind":"SPAN_KIND_SERVER"}]}]}]}'
+bad_body /v1/logs "{\"resourceLogs\":[{$res,\"scopeLogs\":[{\"logRecords\":[{\"body\":{\"stringValue\":\"x\",\"intValue\":\"1\"}}]}]}]}"
+stop
+
+# everything arrives once, in batches, with the resource from OTEL_*
+receiver basic
+OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$port OTEL_SERVICE_NAME=otlp-test-svc \
+	OTEL_RESOURCE_ATTRIBUTES='deployment.environment=test,team=a%2Cb' \
+	scenario basic "$BPFLUA" "$here/driver.lua" basic
+
+# 503 (Retry-After: 1), 503, 429, then 200: retried until taken, nothing lost
+receiver retry --answer 503:1 --answer 503 --answer 429
+scenario retry "$BPFLUA" "$here/driver.lua" retry "http://127.0.0.1:$port"
+
+# 400 and 500: failed at once, not retried
+receiver reject --answer 400 --answer 500
+scenario reject "$BPFLUA" "$here/driver.lua" reject "http://127.0.0.1:$port"
+
+# nobody listening: a port that was just free
+dead_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+n=$((n + 1))
+timeout 120 "$BPFLUA" "$here/driver.lua" dead "http://127.0.0.1:$dead_port" >"$tmp/dead.stats" 2>"$tmp/dead.err" ||
+	{ bad "dead collector (connection refused)"; cat "$tmp/dead.err"; }
+grep '^dead:' "$tmp/dead.err"
+
+# a collector that accepts connections and never answers
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(128)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+time.sleep(300)' "$tmp/silent.port" &
+silent=$!
+for _ in $(seq 1 100); do [ -s "$tmp/silent.port" ] && break; sleep 0.05; done
+n=$((n + 1))
+timeout 120 "$BPFLUA" "$here/driver.lua" dead "http://127.0.0.1:$(cat "$tmp/silent.port")" >"$tmp/silent.stats" 2>"$tmp/silent.err" ||
+	{ bad "silent collector"; cat "$tmp/silent.err"; }
+grep '^dead:' "$tmp/silent.err"
+kill $silent
+
+finish otlp
