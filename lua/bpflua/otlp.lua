@@ -169,7 +169,7 @@ function M.new(opts)
     local v = opts[key]
     if v == nil then return def end
     if type(v) ~= "number" or not (v >= min and v <= max) then
-      usage("%s must be a number from %s to %s", key, min, max)
+      usage("%s must be a number from %g to %g", key, min, max)
     end
     return v
   end

@@ -124,6 +124,30 @@ elseif scenario == "dead" then
   io.stderr:write(string.format("dead: fed %d, failed %d, dropped %d, retried %d, slowest round %.1f ms, Lua memory +%.0f KiB\n",
     fed, s.failed, s.dropped, s.retried, slowest * 1000, mem_peak - mem_base))
   report(exp)
+elseif scenario == "errors" then
+  -- bad settings are usage errors that name what is wrong, before anything is sent
+  local function refuses(opts, pattern)
+    local ok, err = pcall(otlp.new, opts)
+    assert(not ok, "accepted: " .. pattern)
+    assert(tostring(err):find(pattern, 1, true), "error " .. tostring(err) .. " does not say " .. pattern)
+    print("refused: " .. tostring(err))
+  end
+  refuses({ endpoint = "ftp://x" }, 'endpoint must be an http:// or https:// URL, not "ftp://x"')
+  refuses({ queue_max = 0 }, "queue_max must be a number from 1 to 1e+06")
+  refuses({ headers = { ["bad header"] = "x" } }, 'header "bad header" is not a valid HTTP header')
+  local ok, err = pcall(otlp.new, { endpoint = "http://127.0.0.1:1" })
+  assert(ok, tostring(err))
+  local exp = err
+  ok, err = pcall(exp.span, exp, { name = "x", kind = "sideways", start_ns = 1, end_ns = 2 })
+  assert(not ok and tostring(err):find("span kind must be", 1, true), tostring(err))
+  ok, err = pcall(exp.span, exp, { name = "x", start_ns = 1, end_ns = 2, trace_id = "XYZ" })
+  assert(not ok and tostring(err):find("trace_id must be 32 lowercase hex digits", 1, true), tostring(err))
+  ok, err = pcall(exp.export_metrics, exp, { { name = "h", type = "histogram", series = {
+    { labels = {}, bounds = { 1, 2 }, counts = { 1, 2 }, sum = 1, count = 3 } } } }, 1, 2)
+  assert(not ok and tostring(err):find("one count per bound and one for +Inf", 1, true), tostring(err))
+  print("errors: ok")
+elseif scenario == "env" then
+  otlp.new{} -- the OTEL_* variables the test set must be refused
 else
-  error("usage: driver.lua basic|retry|reject|dead [ENDPOINT]")
+  error("usage: driver.lua basic|retry|reject|dead|errors|env [ENDPOINT]")
 end

@@ -21,6 +21,8 @@ if ! cmp -s "$here/package-lock.json" "$node_dir/package-lock.json" || [ ! -d "$
 	}
 fi
 modules=$node_dir/node_modules
+# libcurl would take 127.0.0.1 through a proxy named in the environment
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 
 receiver() { # $1 name, then --answer ...: starts it, sets $port
 	local name=$1; shift
@@ -48,6 +50,17 @@ scenario() { # $1 name: the driver against the running receiver, then check.py
 	n=$((n + 1))
 	python3 "$here/check.py" "$name" "$tmp/$name.log" "$tmp/$name.stats" || bad "$name: check.py"
 }
+
+# bad settings: a usage error (exit 2) naming what is wrong
+expect 0 "errors: ok" "$BPFLUA" "$here/driver.lua" errors
+expect 2 "OTEL_RESOURCE_ATTRIBUTES: 'garbage' is not key=value" \
+	env OTEL_RESOURCE_ATTRIBUTES='a=b,garbage' "$BPFLUA" "$here/driver.lua" env
+expect 2 'OTEL_EXPORTER_OTLP_PROTOCOL is "grpc"; bpflua sends OTLP/HTTP with the JSON encoding only' \
+	env OTEL_EXPORTER_OTLP_PROTOCOL=grpc "$BPFLUA" "$here/driver.lua" env
+expect 2 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be an http:// or https:// URL, not "localhost:4318"' \
+	env OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=localhost:4318 "$BPFLUA" "$here/driver.lua" env
+expect 2 "OTEL_EXPORTER_OTLP_TIMEOUT must be milliseconds" \
+	env OTEL_EXPORTER_OTLP_TIMEOUT=soon "$BPFLUA" "$here/driver.lua" env
 
 # the receiver itself: a body that breaks the OTLP JSON encoding is refused
 receiver strict
