@@ -118,7 +118,8 @@ int bl_private_dir(const char *dir, int create)
  * a copy of the binary in someone's directory must not run their Lua. */
 static int installed_root(char *root, size_t len)
 {
-	char exe[PATH_MAX], lib[PATH_MAX + 32];
+	static const char *const dirs[] = { "", "/lua", "/lua/bpflua", "/probes", "/scripts" };
+	char exe[PATH_MAX], lib[PATH_MAX + 64];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	struct stat st;
 	char *slash;
@@ -129,10 +130,12 @@ static int installed_root(char *root, size_t len)
 	if (!(slash = strrchr(exe, '/')))
 		return 0;
 	*slash = '\0';
-	snprintf(lib, sizeof(lib), "%s/%s/lua/bpflua", exe, BPFLUA_REL_DATA_DIR);
-	if (stat(lib, &st) || !S_ISDIR(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
-	    (st.st_mode & (S_IWGRP | S_IWOTH)))
-		return 0;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(lib, sizeof(lib), "%s/%s%s", exe, BPFLUA_REL_DATA_DIR, dirs[i]);
+		if (stat(lib, &st) || !S_ISDIR(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
+		    (st.st_mode & (S_IWGRP | S_IWOTH)))
+			return 0;
+	}
 	snprintf(lib, sizeof(lib), "%s/%s", exe, BPFLUA_REL_DATA_DIR);
 	return realpath(lib, root) && strlen(root) < len;
 }

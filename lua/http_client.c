@@ -207,7 +207,8 @@ static int l_poll(lua_State *L)
 
 	if (!(wait >= 0 && wait <= 60))
 		return luaL_argerror(L, 2, "seconds from 0 to 60");
-	bl_signals_check(L);
+	/* no bl_signals_check: a final flush after Ctrl-C must still run; the
+	 * wait is bounded and the caller's loop answers signals */
 	if (wait > 0 && (mc = curl_multi_poll(h->multi, NULL, 0, (int)(wait * 1000), NULL)))
 		return luaL_error(L, "http_client: %s", curl_multi_strerror(mc));
 	if ((mc = curl_multi_perform(h->multi, &running)))

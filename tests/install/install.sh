@@ -45,9 +45,9 @@ expect 0 "^syscount " "$bin" list
 
 # a tree others may write is not trusted: the binary falls back to the one
 # it was built from
-chmod g+w "$root/share/bpflua/lua/bpflua"
+chmod g+w "$root/share/bpflua/scripts"
 expect 0 "^$src/scripts\$" "$bin" -e 'print(BPF.scripts_dir)'
-chmod g-w "$root/share/bpflua/lua/bpflua"
+chmod g-w "$root/share/bpflua/scripts"
 
 # the systemd unit, with its ExecStart pointed into the DESTDIR (where the
 # binary is until a real install); systemd-analyze warns about unknown keys
