@@ -163,6 +163,7 @@ function M.new(opts)
     queue = {}, inflight = {}, queued_bytes = 0,
     spans = {}, logs = {}, spans_since = nil, logs_since = nil,
     counts = { sent = 0, failed = 0, dropped = 0, retried = 0, rejected = 0, requests = 0 },
+    by_signal = {},
     urls = {}, headers = {},
   }, M)
   local function num(key, def, min, max)
@@ -249,11 +250,22 @@ function M.new(opts)
   return self
 end
 
+-- items (points, spans, log records) by outcome, in all and per signal
+function M:count(signal, what, n)
+  self.counts[what] = self.counts[what] + n
+  local b = self.by_signal[signal]
+  if not b then
+    b = { sent = 0, failed = 0, dropped = 0, retried = 0, rejected = 0, requests = 0 }
+    self.by_signal[signal] = b
+  end
+  b[what] = b[what] + n
+end
+
 -- The queue: requests waiting (not_before: not sent again before then) or
 -- in flight. Both count against the bounds: a retried body is kept.
 local function enqueue(self, signal, body, items)
   if #self.queue + self:in_flight() >= self.queue_max or self.queued_bytes + #body > self.queue_max_bytes then
-    self.counts.dropped = self.counts.dropped + items
+    self:count(signal, "dropped", items)
     return false
   end
   self.queue[#self.queue + 1] = { signal = signal, body = body, items = items, attempts = 0, not_before = 0 }
@@ -419,22 +431,21 @@ local function finished(self, done)
     local req = self.inflight[d.id]
     if req then
       self.inflight[d.id] = nil
-      local c = self.counts
       if d.status and d.status >= 200 and d.status < 300 then
         -- a partial success names what the collector rejected
         local rejected = tonumber((d.body or ""):match('"rejected%a+"%s*:%s*"?(%d+)')) or 0
         rejected = math.min(rejected, req.items)
-        c.sent = c.sent + req.items - rejected
-        c.rejected = c.rejected + rejected
-        c.requests = c.requests + 1
+        self:count(req.signal, "sent", req.items - rejected)
+        self:count(req.signal, "rejected", rejected)
+        self:count(req.signal, "requests", 1)
         self.queued_bytes = self.queued_bytes - #req.body
       elseif (d.error or RETRYABLE[d.status]) and req.attempts < self.max_attempts then
-        c.retried = c.retried + req.items
+        self:count(req.signal, "retried", req.items)
         req.not_before = now + backoff(self, req, d.retry_after)
         table.insert(self.queue, 1, req)
         self.last_error = d.error or ("HTTP " .. d.status)
       else
-        c.failed = c.failed + req.items
+        self:count(req.signal, "failed", req.items)
         self.queued_bytes = self.queued_bytes - #req.body
         self.last_error = d.error or ("HTTP " .. d.status .. ": " .. BPF.printable((d.body or ""):sub(1, 200)))
       end
@@ -485,6 +496,33 @@ function M:stats()
     requests = c.requests, queued = #self.queue, in_flight = self:in_flight(), queued_bytes = self.queued_bytes,
     pending_spans = #self.spans, pending_logs = #self.logs, last_error = self.last_error,
   }
+end
+
+-- The exporter's own counters as metric families, in reg:collect()'s
+-- shape, for /metrics (and OTLP) to show what was sent, failed (refused or
+-- rejected by the collector, or given up on), dropped (the queue was full)
+-- and retried, by signal.
+function M:families()
+  local out = {}
+  local what = {
+    { "sent", "Items (data points, spans, log records) the OTLP collector accepted." },
+    { "failed", "Items the OTLP collector refused or rejected, or that were given up on after retries." },
+    { "dropped", "Items dropped because the OTLP queue was full." },
+    { "retried", "Items sent again after a retryable OTLP answer or an unreachable collector." },
+  }
+  for _, w in ipairs(what) do
+    local series = {}
+    for _, signal in ipairs({ "metrics", "traces", "logs" }) do
+      local b = self.by_signal[signal]
+      local v = b and b[w[1]] or 0
+      if w[1] == "failed" and b then v = v + b.rejected end
+      series[#series + 1] = { labels = { { "signal", signal } }, value = v }
+    end
+    out[#out + 1] = { name = "bpflua_otlp_" .. w[1] .. "_total", help = w[2], type = "counter", series = series }
+  end
+  out[#out + 1] = { name = "bpflua_otlp_queue_bytes", help = "Bytes of OTLP requests waiting or in flight.",
+    type = "gauge", series = { { labels = {}, value = self.queued_bytes } } }
+  return out
 end
 
 function M:close()

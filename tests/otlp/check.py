@@ -85,11 +85,20 @@ def check_spans(sp, n):
 
 
 if scenario == "basic":
-    eq([r["path"] for r in reqs], ["/v1/metrics", "/v1/traces", "/v1/traces", "/v1/traces", "/v1/logs"],
-       "requests: metrics once, spans in batches of 10, logs")
-    check_metrics(metrics_of(accepted("/v1/metrics")), 1)
+    # two requests in flight at once: they may arrive in either order
+    eq(sorted(r["path"] for r in reqs), ["/v1/logs"] + ["/v1/metrics"] * 2 + ["/v1/traces"] * 3,
+       "requests: metrics, spans in 3 batches, logs, the exporter's own metrics")
+    mreqs = {r["metrics"][0]["name"]: r for r in reqs if r["path"] == "/v1/metrics"}
+    eq(reqs[-1] is mreqs.get("bpflua_otlp_sent"), True, "the exporter's own metrics come last")
+    check_metrics(mreqs["bpflua_test_requests"]["metrics"], 1)
+    own = {m["name"]: m for m in mreqs["bpflua_otlp_sent"]["metrics"]}
+    eq({n: {p["attributes"]["signal"]: p["value"] for p in m["points"]} for n, m in own.items() if m["kind"] == "sum"},
+       {f"bpflua_otlp_{w}": {"metrics": 6 if w == "sent" else 0, "traces": 25 if w == "sent" else 0,
+                             "logs": 7 if w == "sent" else 0} for w in ("sent", "failed", "dropped", "retried")},
+       "the exporter's own counters, by signal")
+    eq(own["bpflua_otlp_queue_bytes"]["unit"], "By", "the queue's bytes")
     check_spans(spans_of(accepted("/v1/traces")), 25)
-    eq([len(r["spans"]) for r in reqs if r["path"] == "/v1/traces"], [10, 10, 5], "span batches")
+    eq(sorted(len(r["spans"]) for r in reqs if r["path"] == "/v1/traces"), [5, 10, 10], "span batches")
     logs = [lg for r in accepted("/v1/logs") for lg in r["logs"]]
     eq(len(logs), 7, "log records")
     eq([(lg["time"], lg["body"], lg["severity"], lg["attributes"]["network.peer.port"]) for lg in logs],
@@ -102,7 +111,7 @@ if scenario == "basic":
     eq(res.get("bpflua.test"), "basic", "the caller's resource attributes")
     eq(all(r["resources"] == reqs[0]["resources"] for r in reqs), True, "one resource on every signal")
     eq({k: stats[k] for k in ("sent", "failed", "dropped", "retried", "requests")},
-       {"sent": 38, "failed": 0, "dropped": 0, "retried": 0, "requests": 5}, "exporter stats")
+       {"sent": 51, "failed": 0, "dropped": 0, "retried": 0, "requests": 6}, "exporter stats")
 elif scenario == "retry":
     # answers: 503 with Retry-After: 1, 503 without, 429 without, then 200
     eq([r["status"] for r in reqs], [503, 503, 429, 200, 200], "the receiver's answers")
