@@ -10,14 +10,16 @@
  * at most MAX_RESPONSE bytes of it are kept, the rest is read and dropped.
  *
  *   c = BPF.http_client{ slots = 4, timeout = 10, connect_timeout = 5 }
- *   id = c:post(url, body, { "Content-Type: application/json", ... })
- *        -> a transfer id, or nil and "busy" when every slot is taken
+ *   id = c:post(url, body, { "Content-Type: application/json", ... } [, gzip])
+ *        -> a transfer id, or nil and "busy" when every slot is taken;
+ *        with gzip, the body goes compressed (Content-Encoding: gzip)
  *   done = c:poll([wait_seconds])
  *        -> { { id =, status =, retry_after =, error =, body = }, ... }
  *   c:running() -> transfers in flight
  */
 #include <curl/curl.h>
 #include <stdlib.h>
+#include <zlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -100,7 +102,39 @@ static long opt_ms(lua_State *L, const char *key, double def, double max)
 	return (long)(v * 1000);
 }
 
-/* c:post(url, body, headers) -> id, or nil, "busy" */
+static int add_header(struct xfer *x, const char *h)
+{
+	struct curl_slist *n = curl_slist_append(x->headers, h);
+
+	if (!n)
+		return -1;
+	x->headers = n;
+	return 0;
+}
+
+/* body gzipped into a box (box.c) pushed on the stack; its length in *out */
+static const char *gzip_body(lua_State *L, const char *body, size_t len, size_t *out)
+{
+	z_stream z = { 0 };
+	size_t cap = compressBound(len) + 32; /* + the gzip header and trailer */
+	char *buf = bl_lua_box(L, cap);
+	int rc;
+
+	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		luaL_error(L, "http_client: cannot start gzip");
+	z.next_in = (Bytef *)body;
+	z.avail_in = (uInt)len;
+	z.next_out = (Bytef *)buf;
+	z.avail_out = (uInt)cap;
+	rc = deflate(&z, Z_FINISH);
+	*out = z.total_out;
+	deflateEnd(&z);
+	if (rc != Z_STREAM_END)
+		luaL_error(L, "http_client: gzip failed (%d)", rc);
+	return buf;
+}
+
+/* c:post(url, body, headers [, gzip]) -> id, or nil, "busy" */
 static int l_post(lua_State *L)
 {
 	struct lhttp *h = check_open(L);
@@ -109,10 +143,13 @@ static int l_post(lua_State *L)
 	const char *body = luaL_checklstring(L, 3, &body_len);
 	struct xfer *x = NULL;
 	lua_Integer nh = 0;
+	int gzip = lua_toboolean(L, 5);
 	CURLMcode mc;
 
 	if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
 		return luaL_argerror(L, 2, "an http:// or https:// URL");
+	if (body_len > (1u << 30))
+		return luaL_argerror(L, 3, "a body of at most 1 GiB");
 	if (!lua_isnoneornil(L, 4)) {
 		luaL_checktype(L, 4, LUA_TTABLE);
 		nh = (lua_Integer)lua_rawlen(L, 4);
@@ -130,20 +167,21 @@ static int l_post(lua_State *L)
 		lua_pushliteral(L, "busy");
 		return 2;
 	}
+	if (gzip) /* before the slot owns anything: this may raise */
+		body = gzip_body(L, body, body_len, &body_len);
 	if (!(x->easy = curl_easy_init()))
 		return luaL_error(L, "http_client: out of memory");
 	for (lua_Integer i = 1; i <= nh; i++) {
-		struct curl_slist *n;
+		int err;
 
 		lua_rawgeti(L, 4, i);
-		n = curl_slist_append(x->headers, lua_tostring(L, -1));
+		err = add_header(x, lua_tostring(L, -1));
 		lua_pop(L, 1);
-		if (!n)
+		if (err)
 			goto nomem;
-		x->headers = n;
 	}
 	/* no "Expect: 100-continue" round trip before the body */
-	if (!(x->headers = curl_slist_append(x->headers, "Expect:")))
+	if (add_header(x, "Expect:") || (gzip && add_header(x, "Content-Encoding: gzip")))
 		goto nomem;
 	x->id = ++h->next_id;
 	x->resp_len = 0;

@@ -150,7 +150,8 @@ end
 -- queue_max (requests waiting or in flight, default 64), queue_max_bytes
 -- (default 16 MiB), batch_max (spans or logs per request, 512),
 -- batch_delay (seconds a span or log waits for company, 1), max_attempts (5),
--- backoff_initial (1 s), backoff_max (30 s), timeout (s; default
+-- backoff_initial (1 s), backoff_max (30 s), compression ("gzip" or
+-- "none"; default OTEL_EXPORTER_OTLP_COMPRESSION or none), timeout (s; default
 -- OTEL_EXPORTER_OTLP_TIMEOUT or 10), slots (requests in flight at once, 2).
 function M.new(opts)
   opts = opts or {}
@@ -164,7 +165,7 @@ function M.new(opts)
     spans = {}, logs = {}, spans_since = nil, logs_since = nil,
     counts = { sent = 0, failed = 0, dropped = 0, retried = 0, rejected = 0, requests = 0 },
     by_signal = {},
-    urls = {}, headers = {},
+    urls = {}, headers = {}, gzip = {},
   }, M)
   local function num(key, def, min, max)
     local v = opts[key]
@@ -214,6 +215,13 @@ function M.new(opts)
       h[#h + 1] = k .. ": " .. v
     end
     self.headers[signal] = h
+    local cvar = "OTEL_EXPORTER_OTLP_" .. E .. "_COMPRESSION"
+    local comp = opts.compression or env(cvar) or env("OTEL_EXPORTER_OTLP_COMPRESSION") or "none"
+    if comp ~= "gzip" and comp ~= "none" then
+      usage("compression (%s) must be gzip or none, not %q",
+        opts.compression and "compression=" or env(cvar) and cvar or "OTEL_EXPORTER_OTLP_COMPRESSION", comp)
+    end
+    self.gzip[signal] = comp == "gzip"
   end
 
   -- the resource: defaults, then OTEL_RESOURCE_ATTRIBUTES, then
@@ -464,7 +472,7 @@ function M:pump(wait)
   while i <= #self.queue do
     local req = self.queue[i]
     if req.not_before <= now then
-      local id = self.client:post(self.urls[req.signal], req.body, self.headers[req.signal])
+      local id = self.client:post(self.urls[req.signal], req.body, self.headers[req.signal], self.gzip[req.signal])
       if not id then break end -- every slot busy
       req.attempts = req.attempts + 1
       self.inflight[id] = req

@@ -3,6 +3,7 @@
     python3 check.py SCENARIO LOG STATS_FILE
 Prints one line per failed check and exits 1 if any failed."""
 import json
+import os
 import socket
 import sys
 
@@ -83,6 +84,9 @@ def check_spans(sp, n):
     eq((s7["start"], s7["end"], s7["attributes"]["http.response.status_code"]),
        ("1700000000007000000", "1700000000007250007", 500), "a span's times and attributes")
 
+
+encoding = os.environ.get("OTLP_ENCODING", "identity")
+eq({r.get("encoding") for r in reqs} - {None}, {encoding} if reqs else set(), f"every body sent as {encoding}")
 
 if scenario == "basic":
     # two requests in flight at once: they may arrive in either order

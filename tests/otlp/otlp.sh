@@ -39,8 +39,8 @@ stop() {
 	wait "$receiver_pid" 2>/dev/null
 }
 
-scenario() { # $1 name: the driver against the running receiver, then check.py
-	local name=$1; shift
+scenario() { # $1 name: the driver against the running receiver, then check.py (as CHECK_AS, or name)
+	local name=$1 as=${CHECK_AS:-$1}; shift
 	n=$((n + 1))
 	if ! timeout 120 "$@" >"$tmp/$name.stats" 2>"$tmp/$name.driver"; then
 		bad "$name: the driver failed"
@@ -48,7 +48,7 @@ scenario() { # $1 name: the driver against the running receiver, then check.py
 	fi
 	stop
 	n=$((n + 1))
-	python3 "$here/check.py" "$name" "$tmp/$name.log" "$tmp/$name.stats" || bad "$name: check.py"
+	python3 "$here/check.py" "$as" "$tmp/$name.log" "$tmp/$name.stats" || bad "$name: check.py"
 }
 
 # bad settings: a usage error (exit 2) naming what is wrong
@@ -89,6 +89,21 @@ receiver basic
 OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$port OTEL_SERVICE_NAME=otlp-test-svc \
 	OTEL_RESOURCE_ATTRIBUTES='deployment.environment=test,team=a%2Cb' \
 	scenario basic "$BPFLUA" "$here/driver.lua" basic
+
+# the same, gzipped (OTEL_EXPORTER_OTLP_COMPRESSION), and smaller on the wire
+receiver gzip
+OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$port OTEL_SERVICE_NAME=otlp-test-svc \
+	OTEL_RESOURCE_ATTRIBUTES='deployment.environment=test,team=a%2Cb' OTEL_EXPORTER_OTLP_COMPRESSION=gzip \
+	OTLP_ENCODING=gzip CHECK_AS=basic scenario gzip "$BPFLUA" "$here/driver.lua" basic
+n=$((n + 1))
+python3 -c '
+import json, sys
+plain = {json.loads(l)["path"]: json.loads(l)["wireBytes"] for l in open(sys.argv[1]) if "/v1/logs" in l}
+gz = {json.loads(l)["path"]: json.loads(l)["wireBytes"] for l in open(sys.argv[2]) if "/v1/logs" in l}
+sys.exit(not gz["/v1/logs"] * 3 < plain["/v1/logs"])' "$tmp/basic.log" "$tmp/gzip.log" ||
+	bad "gzip: the logs request is not a third of its plain size"
+expect 2 'compression \(OTEL_EXPORTER_OTLP_LOGS_COMPRESSION\) must be gzip or none, not "br"' \
+	env OTEL_EXPORTER_OTLP_LOGS_COMPRESSION=br "$BPFLUA" "$here/driver.lua" env
 
 # 503 (Retry-After: 1), 503, 429, then 200: retried until taken, nothing lost
 receiver retry --answer 503:1 --answer 503 --answer 429

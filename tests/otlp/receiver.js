@@ -13,6 +13,7 @@
 const http = require('http');
 const fs = require('fs');
 const path = require('path');
+const zlib = require('zlib');
 
 const [modulesDir, logFile, portFile, ...rest] = process.argv.slice(2);
 const protobuf = require(path.join(modulesDir, 'protobufjs'));
@@ -177,7 +178,12 @@ const server = http.createServer((req, res) => {
       if (req.method !== 'POST' || !type) throw new Error(`unexpected ${req.method} ${req.url}`);
       if (req.headers['content-type'] !== 'application/json') throw new Error(`content-type ${req.headers['content-type']}`);
       if (size > 64 << 20) throw new Error('body over 64 MiB');
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      let raw = Buffer.concat(chunks);
+      entry.encoding = req.headers['content-encoding'] || 'identity';
+      if (entry.encoding === 'gzip') raw = zlib.gunzipSync(raw, { maxOutputLength: 64 << 20 });
+      else if (entry.encoding !== 'identity') throw new Error(`content-encoding ${entry.encoding}`);
+      entry.wireBytes = size;
+      const body = JSON.parse(raw.toString('utf8'));
       const checked = check(type, body, type.name);
       const bin = type.encode(type.fromObject(checked)).finish();
       const decoded = type.toObject(type.decode(bin), { longs: String, enums: Number, bytes: String, defaults: false });
