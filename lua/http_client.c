@@ -9,19 +9,23 @@
  * what the sockets allow at once. What the server sends back is untrusted:
  * at most MAX_RESPONSE bytes of it are kept, the rest is read and dropped.
  *
- *   c = BPF.http_client{ slots = 4, timeout = 10, connect_timeout = 5 }
+ *   c = BPF.http_client{ slots = 4, timeout = 10, connect_timeout = 5,
+ *                        ca_file =, client_cert =, client_key = }
  *   id = c:post(url, body, { "Content-Type: application/json", ... } [, gzip])
  *        -> a transfer id, or nil and "busy" when every slot is taken;
  *        with gzip, the body goes compressed (Content-Encoding: gzip)
  *   done = c:poll([wait_seconds])
- *        -> { { id =, status =, retry_after =, error =, body = }, ... }
+ *        -> { { id =, status =, retry_after =, body = } or
+ *             { id =, error =, transient = (worth another try) }, ... }
  *   c:running() -> transfers in flight
  */
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <zlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lbpflua.h"
 
@@ -43,6 +47,18 @@ struct lhttp {
 	size_t nslots;
 	lua_Integer next_id;
 	long timeout_ms, connect_ms;
+	char *tls[3]; /* CA bundle, client certificate, client key: TLS_OPTS */
+};
+
+/* the TLS files a collector may need: its CA (a private one), and a
+ * certificate and key of ours where it asks for them */
+static const struct {
+	const char *key;
+	CURLoption opt;
+} TLS_OPTS[3] = {
+	{ "ca_file", CURLOPT_CAINFO },
+	{ "client_cert", CURLOPT_SSLCERT },
+	{ "client_key", CURLOPT_SSLKEY },
 };
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
@@ -75,6 +91,10 @@ static int http_gc(lua_State *L)
 		xfer_end(h, &h->slots[i]);
 	free(h->slots);
 	h->slots = NULL;
+	for (int i = 0; i < 3; i++) {
+		free(h->tls[i]);
+		h->tls[i] = NULL;
+	}
 	if (h->multi)
 		curl_multi_cleanup(h->multi);
 	h->multi = NULL;
@@ -197,6 +217,9 @@ static int l_post(lua_State *L)
 	    curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x) ||
 	    curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x))
 		goto nomem;
+	for (int i = 0; i < 3; i++)
+		if (h->tls[i] && curl_easy_setopt(x->easy, TLS_OPTS[i].opt, h->tls[i]))
+			goto nomem;
 	if ((mc = curl_multi_add_handle(h->multi, x->easy))) {
 		xfer_end(h, x);
 		return luaL_error(L, "http_client: %s", curl_multi_strerror(mc));
@@ -209,6 +232,28 @@ nomem:
 	x->easy = NULL;
 	x->headers = NULL;
 	return luaL_error(L, "http_client: cannot set up a request to %s", url);
+}
+
+/* Failures that another try may not meet: the collector down, restarting
+ * or slow, the connection cut. A certificate that does not verify or a
+ * malformed URL stays as it is: retrying those only fills the queue. */
+static int transient(CURLcode res)
+{
+	switch (res) {
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 /* one finished transfer as a table, then its slot is free again */
@@ -228,6 +273,7 @@ static void push_done(lua_State *L, struct lhttp *h, struct xfer *x, CURLcode re
 		lua_setfield(L, -2, "body");
 	} else {
 		bl_set_str(L, "error", curl_easy_strerror(res));
+		bl_set_bool(L, "transient", transient(res));
 	}
 	xfer_end(h, x);
 }
@@ -309,6 +355,15 @@ static int l_http_client(lua_State *L)
 		return luaL_error(L, "http_client: slots must be from 1 to %d", MAX_SLOTS);
 	timeout_ms = opt_ms(L, "timeout", 10, 3600);
 	connect_ms = opt_ms(L, "connect_timeout", 5, 3600);
+	for (int i = 0; i < 3; i++) { /* checked before anything is allocated */
+		const char *f;
+
+		lua_getfield(L, 1, TLS_OPTS[i].key);
+		f = luaL_optstring(L, -1, NULL);
+		if (f && access(f, R_OK))
+			return luaL_error(L, "http_client: %s %s: %s", TLS_OPTS[i].key, f, strerror(errno));
+		lua_pop(L, 1);
+	}
 	if (!curl_ready) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT))
 			return luaL_error(L, "http_client: libcurl failed to initialise");
@@ -325,6 +380,15 @@ static int l_http_client(lua_State *L)
 	if (!h->multi)
 		return luaL_error(L, "http_client: out of memory");
 	h->nslots = (size_t)slots;
+	for (int i = 0; i < 3; i++) {
+		const char *f;
+
+		lua_getfield(L, 1, TLS_OPTS[i].key);
+		f = lua_tostring(L, -1);
+		if (f && !(h->tls[i] = strdup(f)))
+			return luaL_error(L, "http_client: out of memory");
+		lua_pop(L, 1);
+	}
 	return 1;
 }
 

@@ -150,7 +150,10 @@ end
 -- queue_max (requests waiting or in flight, default 64), queue_max_bytes
 -- (default 16 MiB), batch_max (spans or logs per request, 512),
 -- batch_delay (seconds a span or log waits for company, 1), max_attempts (5),
--- backoff_initial (1 s), backoff_max (30 s), compression ("gzip" or
+-- backoff_initial (1 s), backoff_max (30 s), ca_file, client_cert,
+-- client_key (TLS; default OTEL_EXPORTER_OTLP_CERTIFICATE,
+-- OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_KEY),
+-- compression ("gzip" or
 -- "none"; default OTEL_EXPORTER_OTLP_COMPRESSION or none), timeout (s; default
 -- OTEL_EXPORTER_OTLP_TIMEOUT or 10), slots (requests in flight at once, 2).
 function M.new(opts)
@@ -253,8 +256,21 @@ function M.new(opts)
   self.resource_map = res
   self.scope = { name = "bpflua", version = opts.scope_version or "0.1.0" }
 
+  -- TLS: a private CA for the collector, a client certificate and key
+  local tls = {}
+  for key, var in pairs({ ca_file = "CERTIFICATE", client_cert = "CLIENT_CERTIFICATE", client_key = "CLIENT_KEY" }) do
+    local v = opts[key] or env("OTEL_EXPORTER_OTLP_" .. var)
+    if v ~= nil and type(v) ~= "string" then usage("%s must be a file name", key) end
+    if v then
+      local f = io.open(v, "r")
+      if not f then usage("%s: cannot read %s", opts[key] and key or "OTEL_EXPORTER_OTLP_" .. var, v) end
+      f:close()
+    end
+    tls[key] = v
+  end
   self.client = BPF.http_client{ slots = math.floor(num("slots", 2, 1, 64)), timeout = timeout,
-    connect_timeout = math.min(timeout, 5) }
+    connect_timeout = math.min(timeout, 5), ca_file = tls.ca_file, client_cert = tls.client_cert,
+    client_key = tls.client_key }
   return self
 end
 
@@ -447,7 +463,7 @@ local function finished(self, done)
         self:count(req.signal, "rejected", rejected)
         self:count(req.signal, "requests", 1)
         self.queued_bytes = self.queued_bytes - #req.body
-      elseif (d.error or RETRYABLE[d.status]) and req.attempts < self.max_attempts then
+      elseif (d.transient or RETRYABLE[d.status]) and req.attempts < self.max_attempts then
         self:count(req.signal, "retried", req.items)
         req.not_before = now + backoff(self, req, d.retry_after)
         table.insert(self.queue, 1, req)

@@ -127,6 +127,13 @@ elseif scenario == "dead" then
   io.stderr:write(string.format("dead: fed %d, failed %d, dropped %d, retried %d, slowest round %.1f ms, Lua memory +%.0f KiB\n",
     fed, s.failed, s.dropped, s.retried, slowest * 1000, mem_peak - mem_base))
   report(exp)
+elseif scenario == "untrusted" then
+  -- a certificate that does not verify fails at once: another try would too
+  local exp = otlp.new{ endpoint = endpoint, backoff_initial = 0.05 }
+  exp:export_metrics(families(), START, NOW)
+  assert(exp:flush(10))
+  local s = exp:stats()
+  print(BPF.json(s))
 elseif scenario == "errors" then
   -- bad settings are usage errors that name what is wrong, before anything is sent
   local function refuses(opts, pattern)

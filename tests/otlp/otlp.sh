@@ -105,6 +105,30 @@ sys.exit(not gz["/v1/logs"] * 3 < plain["/v1/logs"])' "$tmp/basic.log" "$tmp/gzi
 expect 2 'compression \(OTEL_EXPORTER_OTLP_LOGS_COMPRESSION\) must be gzip or none, not "br"' \
 	env OTEL_EXPORTER_OTLP_LOGS_COMPRESSION=br "$BPFLUA" "$here/driver.lua" env
 
+# HTTPS with a private CA (OTEL_EXPORTER_OTLP_CERTIFICATE), and without it
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 1 \
+	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null || bad "openssl: no certificate"
+receiver tls --tls "$tmp/cert.pem" "$tmp/key.pem"
+OTEL_EXPORTER_OTLP_ENDPOINT=https://127.0.0.1:$port OTEL_SERVICE_NAME=otlp-test-svc \
+	OTEL_RESOURCE_ATTRIBUTES='deployment.environment=test,team=a%2Cb' OTEL_EXPORTER_OTLP_CERTIFICATE=$tmp/cert.pem \
+	CHECK_AS=basic scenario tls "$BPFLUA" "$here/driver.lua" basic
+receiver untrusted --tls "$tmp/cert.pem" "$tmp/key.pem"
+n=$((n + 1))
+timeout 60 "$BPFLUA" "$here/driver.lua" untrusted "https://127.0.0.1:$port" >"$tmp/untrusted.stats" 2>&1 || bad "untrusted: the driver failed"
+stop
+python3 -c '
+import json, sys
+s = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+want = {"sent": 0, "failed": 6, "retried": 0, "dropped": 0}
+got = {k: s[k] for k in want}
+err = s.get("last_error", "")
+ok = got == want and "certificate" in err.lower() and open(sys.argv[2]).read() == ""
+if not ok:
+    print(f"FAIL: untrusted certificate: {got}, {err}")
+sys.exit(not ok)' "$tmp/untrusted.stats" "$tmp/untrusted.log" || bad "untrusted: failed once, not retried, the error names the certificate"
+expect 2 "OTEL_EXPORTER_OTLP_CERTIFICATE: cannot read $tmp/nonexistent.pem" \
+	env OTEL_EXPORTER_OTLP_CERTIFICATE="$tmp/nonexistent.pem" "$BPFLUA" "$here/driver.lua" env
+
 # 503 (Retry-After: 1), 503, 429, then 200: retried until taken, nothing lost
 receiver retry --answer 503:1 --answer 503 --answer 429
 scenario retry "$BPFLUA" "$here/driver.lua" retry "http://127.0.0.1:$port"

@@ -6,11 +6,12 @@
 // The checked body is then encoded to protobuf and decoded again, and what
 // came through is written, one JSON line per request, to the log file.
 //
-//   node receiver.js MODULES_DIR LOG_FILE PORT_FILE [--answer STATUS[:RETRY_AFTER]]...
+//   node receiver.js MODULES_DIR LOG_FILE PORT_FILE [--tls CERT KEY] [--answer STATUS[:RETRY_AFTER]]...
 // Each --answer is used once, for the requests in the order they come; the
-// rest get 200. Ends on SIGTERM, or after 10 minutes at most.
+// rest get 200. With --tls it speaks HTTPS. Ends on SIGTERM, or after 10 minutes at most.
 'use strict';
 const http = require('http');
+const https = require('https');
 const fs = require('fs');
 const path = require('path');
 const zlib = require('zlib');
@@ -20,7 +21,13 @@ const protobuf = require(path.join(modulesDir, 'protobufjs'));
 const protoDir = path.join(modulesDir, '@opentelemetry/otlp-grpc-exporter-base/build/protos');
 
 const answers = [];
+let tls = null;
 for (let i = 0; i < rest.length; i += 2) {
+  if (rest[i] === '--tls') {
+    tls = { cert: fs.readFileSync(rest[i + 1]), key: fs.readFileSync(rest[i + 2]) };
+    i++;
+    continue;
+  }
   if (rest[i] !== '--answer') throw new Error('unknown argument ' + rest[i]);
   const [status, retryAfter] = rest[i + 1].split(':');
   answers.push({ status: Number(status), retryAfter });
@@ -163,7 +170,7 @@ function summarize(urlPath, msg) {
 
 const log = fs.openSync(logFile, 'a');
 let n = 0;
-const server = http.createServer((req, res) => {
+const handler = (req, res) => {
   const chunks = [];
   let size = 0;
   req.on('data', (c) => {
@@ -202,7 +209,8 @@ const server = http.createServer((req, res) => {
     res.writeHead(answer.status, headers);
     res.end(answer.status === 400 ? JSON.stringify({ code: 3, message: entry.error || 'rejected' }) : '{}');
   });
-});
+};
+const server = tls ? https.createServer(tls, handler) : http.createServer(handler);
 server.listen(0, '127.0.0.1', () => {
   fs.writeFileSync(portFile + '.tmp', String(server.address().port));
   fs.renameSync(portFile + '.tmp', portFile);
