@@ -54,6 +54,19 @@ local function parse_pairs(s, what)
   return out
 end
 
+-- {k=v} from the caller as {k, v} pairs sorted by key (strings only)
+local function sorted_pairs(t, what)
+  local out = {}
+  if t == nil then return out end
+  if type(t) ~= "table" then usage("%s must be a table of name = value", what) end
+  for k, v in pairs(t) do
+    if type(k) ~= "string" then usage("%s: names must be strings, not %s", what, tostring(k)) end
+    out[#out + 1] = { k, v }
+  end
+  table.sort(out, function(a, b) return a[1] < b[1] end)
+  return out
+end
+
 local function env(name)
   local v = os.getenv(name)
   if v and v ~= "" then return v end
@@ -153,9 +166,9 @@ end
 -- backoff_initial (1 s), backoff_max (30 s), ca_file, client_cert,
 -- client_key (TLS; default OTEL_EXPORTER_OTLP_CERTIFICATE,
 -- OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_KEY),
--- compression ("gzip" or
--- "none"; default OTEL_EXPORTER_OTLP_COMPRESSION or none), timeout (s; default
--- OTEL_EXPORTER_OTLP_TIMEOUT or 10), slots (requests in flight at once, 2).
+-- compression ("gzip" or "none"; default OTEL_EXPORTER_OTLP_COMPRESSION or
+-- none), timeout (s; default OTEL_EXPORTER_OTLP_TIMEOUT or 10), slots
+-- (requests in flight at once, 2).
 function M.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then usage("options must be a table") end
@@ -208,10 +221,7 @@ function M.new(opts)
     for _, p in ipairs(base_headers) do list[#list + 1] = p end
     for _, p in ipairs(parse_pairs(env("OTEL_EXPORTER_OTLP_" .. E .. "_HEADERS") or "",
       "OTEL_EXPORTER_OTLP_" .. E .. "_HEADERS")) do list[#list + 1] = p end
-    local keys = {}
-    for k in pairs(opts.headers or {}) do keys[#keys + 1] = k end
-    table.sort(keys)
-    for _, k in ipairs(keys) do list[#list + 1] = { k, opts.headers[k] } end
+    for _, p in ipairs(sorted_pairs(opts.headers, "headers")) do list[#list + 1] = p end
     for _, p in ipairs(list) do
       local k, v = tostring(p[1]), tostring(p[2])
       if not k:match("^[%w!#$%%&'*+.^_`|~-]+$") or v:find("[\r\n]") then usage("header %q is not a valid HTTP header", k) end
@@ -240,13 +250,7 @@ function M.new(opts)
   put("telemetry.sdk.language", "lua")
   for _, p in ipairs(parse_pairs(env("OTEL_RESOURCE_ATTRIBUTES") or "", "OTEL_RESOURCE_ATTRIBUTES")) do put(p[1], p[2]) end
   if env("OTEL_SERVICE_NAME") then put("service.name", env("OTEL_SERVICE_NAME")) end
-  if opts.resource then
-    if type(opts.resource) ~= "table" then usage("resource must be a table of attributes") end
-    local keys = {}
-    for k in pairs(opts.resource) do keys[#keys + 1] = k end
-    table.sort(keys)
-    for _, k in ipairs(keys) do put(tostring(k), opts.resource[k]) end
-  end
+  for _, p in ipairs(sorted_pairs(opts.resource, "resource")) do put(p[1], p[2]) end
   if opts.service_name then put("service.name", tostring(opts.service_name)) end
   local pairs_list = {}
   for _, k in ipairs(order) do
