@@ -311,6 +311,12 @@ local function request(self, signal, payload, items)
   return enqueue(self, signal, BPF.json(payload), items)
 end
 
+-- A kernel timestamp (bpf_ktime_get_ns: CLOCK_MONOTONIC) on the wall
+-- clock OTLP wants, through the offset between the two clocks now.
+function M.wall_ns(monotonic_ns)
+  return BPF.realtime_ns() - BPF.monotonic_ns() + monotonic_ns
+end
+
 -- Prometheus names back to OTLP: a counter's "_total" goes (the exporter on
 -- the way out adds it again to monotonic sums); the unit comes from the
 -- unit suffix, which stays, as the spec keeps names otherwise unaltered

@@ -155,6 +155,9 @@ elseif scenario == "errors" then
   ok, err = pcall(exp.export_metrics, exp, { { name = "h", type = "histogram", series = {
     { labels = {}, bounds = { 1, 2 }, counts = { 1, 2 }, sum = 1, count = 3 } } } }, 1, 2)
   assert(not ok and tostring(err):find("one count per bound and one for +Inf", 1, true), tostring(err))
+  -- a kernel (monotonic) timestamp lands on the wall clock
+  local skew = otlp.wall_ns(BPF.monotonic_ns()) - BPF.realtime_ns()
+  assert(math.abs(skew) < 50000000, "wall_ns is off by " .. skew .. " ns")
   print("errors: ok")
 elseif scenario == "env" then
   otlp.new{} -- the OTEL_* variables the test set must be refused
