@@ -108,12 +108,58 @@ int bl_private_dir(const char *dir, int create)
 	return err ? err : check_ancestors(real);
 }
 
-static const char *data_subdir(char *buf, size_t len, const char *sub)
+#ifndef BPFLUA_REL_DATA_DIR
+#define BPFLUA_REL_DATA_DIR "../share/bpflua" /* from the binary's directory, as installed */
+#endif
+
+/* An installed tree beside the running binary (BIN/../share/bpflua), so an
+ * install works from any directory, under DESTDIR or moved whole. Only one
+ * that root or we own and nobody else may write: bpflua runs as root, and
+ * a copy of the binary in someone's directory must not run their Lua. */
+static int installed_root(char *root, size_t len)
 {
+	static const char *const dirs[] = { "", "/lua", "/lua/bpflua", "/probes", "/scripts" };
+	char exe[PATH_MAX], lib[PATH_MAX + 64];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	struct stat st;
+	char *slash;
+
+	if (n <= 0)
+		return 0;
+	exe[n] = '\0';
+	if (!(slash = strrchr(exe, '/')))
+		return 0;
+	*slash = '\0';
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(lib, sizeof(lib), "%s/%s%s", exe, BPFLUA_REL_DATA_DIR, dirs[i]);
+		if (stat(lib, &st) || !S_ISDIR(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
+		    (st.st_mode & (S_IWGRP | S_IWOTH)))
+			return 0;
+	}
+	snprintf(lib, sizeof(lib), "%s/%s", exe, BPFLUA_REL_DATA_DIR);
+	return realpath(lib, root) && strlen(root) < len;
+}
+
+/* lua/, probes/ and scripts/: BPFLUA_DATA_DIR, else an installed tree
+ * beside the binary, else the source tree it was built from */
+static const char *data_root(void)
+{
+	static char root[PATH_MAX];
 	const char *env = getenv("BPFLUA_DATA_DIR");
 
+	if (root[0])
+		return root;
+	if (env && *env)
+		snprintf(root, sizeof(root), "%s", env);
+	else if (!installed_root(root, sizeof(root)))
+		snprintf(root, sizeof(root), "%s", BPFLUA_DATA_DIR);
+	return root;
+}
+
+static const char *data_subdir(char *buf, size_t len, const char *sub)
+{
 	if (!buf[0])
-		snprintf(buf, len, "%s/%s", env && *env ? env : BPFLUA_DATA_DIR, sub);
+		snprintf(buf, len, "%s/%s", data_root(), sub);
 	return buf;
 }
 

@@ -146,6 +146,8 @@ extern const luaL_Reg bl_lua_host_funcs[];
 extern const luaL_Reg bl_lua_cache_funcs[];
 /* symbols.c: BPF.ksym, sym_module, sym_flush, sym_trim, elf_functions */
 extern const luaL_Reg bl_lua_symbols_funcs[];
+/* http_client.c: BPF.http_client (libcurl, for OTLP), BPF.realtime_ns */
+extern const luaL_Reg bl_lua_http_client_funcs[];
 
 /* outfile.c: BPF.open_output, the -o file */
 void bl_lua_outfile_open(lua_State *L);
