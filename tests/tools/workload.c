@@ -254,10 +254,11 @@ int main(int argc, char **argv)
  *
  *   workload opens N M FILE     opens FILE N times and FILE.missing M times
  *                               (ENOENT)
- *   workload wakes N            a thread named bl_waker sleeps 1 ms N times,
- *                               then says its tid and how often it came on a
- *                               CPU (pcount in /proc/thread-self/schedstat):
- *                               "waker TID PCOUNT"
+ *   workload wakes N [GATE]     a thread named bl_waker sleeps 1 ms N times,
+ *                               then blocks for good; then the process says
+ *                               its tid and how often it came on a CPU
+ *                               (pcount in its schedstat): "waker TID
+ *                               PCOUNT", and waits for GATE
  *   workload block K MS         a thread named bl_blocker blocks K times for MS
  *                               ms in bl_block_wait(), then says the wall time
  *                               of its loop: "blocker TID WALL_US"
@@ -290,25 +291,78 @@ static double bl_now_us(void)
 
 struct bl_thread_arg {
 	long n, ms;
+	long tid;
+	unsigned long long pcount;
 };
 
+static volatile int bl_waker_done;
+
+/* sleeps and wakes, then blocks for good on a pipe nobody writes */
 static void *bl_waker(void *p)
 {
 	struct bl_thread_arg *a = p;
-	unsigned long long run, wait, pcount = 0;
-	FILE *f;
+	int fds[2];
+	char c;
 
 	prctl(PR_SET_NAME, "bl_waker");
+	a->tid = (long)syscall(SYS_gettid);
+	if (pipe(fds))
+		return NULL;
 	for (long i = 0; i < a->n; i++)
 		bl_sleep_ms(1);
-	f = fopen("/proc/thread-self/schedstat", "r");
+	__atomic_store_n(&bl_waker_done, 1, __ATOMIC_SEQ_CST);
+	if (read(fds[0], &c, 1) < 0)
+		return NULL;
+	return NULL;
+}
+
+/* The waker's state letter and arrivals on a CPU (pcount), from /proc. */
+static char bl_task_state(long tid, unsigned long long *pcount)
+{
+	char path[64], buf[512], *paren, state = '?';
+	unsigned long long run, wait;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", tid);
+	f = fopen(path, "r");
 	if (f) {
-		if (fscanf(f, "%llu %llu %llu", &run, &wait, &pcount) != 3)
-			pcount = 0;
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+
+		buf[n] = 0;
+		paren = strrchr(buf, ')');
+		if (paren && paren[1] == ' ')
+			state = paren[2];
 		fclose(f);
 	}
-	printf("waker %ld %llu\n", (long)syscall(SYS_gettid), pcount);
-	return NULL;
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/schedstat", tid);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%llu %llu %llu", &run, &wait, pcount) != 3)
+			*pcount = 0;
+		fclose(f);
+	}
+	return state;
+}
+
+/* Once the waker sleeps on its pipe it comes on a CPU no more: its
+ * arrivals are final, and every one of them ended in a switch away. */
+static int bl_wakes(long n, const char *gate)
+{
+	struct bl_thread_arg a = { n, 1, 0, 0 };
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, bl_waker, &a))
+		return 1;
+	for (int i = 0; i < 30000; i++) {
+		if (__atomic_load_n(&bl_waker_done, __ATOMIC_SEQ_CST) && bl_task_state(a.tid, &a.pcount) == 'S')
+			break;
+		bl_sleep_ms(1);
+	}
+	printf("waker %ld %llu\n", a.tid, a.pcount);
+	fflush(stdout);
+	if (gate)
+		wait_for(gate);
+	return 0;
 }
 
 __attribute__((noinline)) void bl_block_wait(long ms)
@@ -332,7 +386,7 @@ static void *bl_blocker(void *p)
 
 static int bl_in_thread(void *(*fn)(void *), long n, long ms)
 {
-	struct bl_thread_arg a = { n, ms };
+	struct bl_thread_arg a = { n, ms, 0, 0 };
 	pthread_t t;
 
 	if (pthread_create(&t, NULL, fn, &a))
@@ -363,7 +417,7 @@ int bl_tracer_mode(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(mode, "wakes"))
-		return bl_in_thread(bl_waker, bl_arg(argc, argv, 2), 1);
+		return bl_wakes(bl_arg(argc, argv, 2), argc > 3 ? argv[3] : NULL);
 	if (!strcmp(mode, "block") && argc > 3)
 		return bl_in_thread(bl_blocker, bl_arg(argc, argv, 2), bl_arg(argc, argv, 3));
 	if (!strcmp(mode, "hog")) {
