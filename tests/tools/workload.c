@@ -261,7 +261,8 @@ int main(int argc, char **argv)
  *                               PCOUNT", and waits for GATE
  *   workload block K MS         a thread named bl_blocker blocks K times for MS
  *                               ms in bl_block_wait(), then says the wall time
- *                               of its loop: "blocker TID WALL_US"
+ *                               of its loop: "blocker TID WALL_US"; lingers
+ *                               0.5 s
  *   workload hog MB             allocates and touches MB megabytes, 1 MB at a
  *                               time, then lingers 1 s
  *
@@ -418,8 +419,12 @@ int bl_tracer_mode(int argc, char **argv)
 	}
 	if (!strcmp(mode, "wakes"))
 		return bl_wakes(bl_arg(argc, argv, 2), argc > 3 ? argv[3] : NULL);
-	if (!strcmp(mode, "block") && argc > 3)
-		return bl_in_thread(bl_blocker, bl_arg(argc, argv, 2), bl_arg(argc, argv, 3));
+	if (!strcmp(mode, "block") && argc > 3) {
+		int rc = bl_in_thread(bl_blocker, bl_arg(argc, argv, 2), bl_arg(argc, argv, 3));
+
+		bl_sleep_ms(500); /* a tracer can still read our memory map */
+		return rc;
+	}
 	if (!strcmp(mode, "hog")) {
 		for (long i = 0; i < bl_arg(argc, argv, 2); i++) {
 			char *p = malloc(1 << 20);
