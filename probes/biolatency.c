@@ -19,7 +19,9 @@ struct hkey {
 	char rwbs[8]; /* empty unless -DBY_FLAGS */
 };
 
-BPF_HASH(start, struct start_key, u64, 65536);
+/* lru: a request whose completion is never seen (requeued, lost) must not
+ * keep its slot for good */
+BPF_TABLE("lru_hash", struct start_key, u64, start, 65536);
 BPF_HASH(hist, struct hkey, u64, 10240);
 
 TRACEPOINT_PROBE(block, block_rq_issue)
