@@ -35,7 +35,7 @@ BPF_HASH(execs, u32, struct event, 1024);
 BPF_TABLE("lru_hash", u32, u32, parents, 65536);
 BPF_PERCPU_ARRAY(events_lost, u64, 1);
 #ifdef BL_RINGBUF
-BPF_RINGBUF_OUTPUT(events, 64);
+BPF_RINGBUF_OUTPUT(events, 1024); /* 4 MB: some 1500 execs of 2.7 KB */
 #else
 BPF_PERF_OUTPUT(events);
 #endif

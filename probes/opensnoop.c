@@ -18,7 +18,7 @@ BPF_PERCPU_ARRAY(scratch, struct event, 1);
 BPF_HASH(opening, u32, struct event, 4096);
 BPF_PERCPU_ARRAY(events_lost, u64, 1);
 #ifdef BL_RINGBUF
-BPF_RINGBUF_OUTPUT(events, 256);
+BPF_RINGBUF_OUTPUT(events, 512); /* 2 MB: some 6000 opens */
 #else
 BPF_PERF_OUTPUT(events);
 #endif
