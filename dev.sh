@@ -25,6 +25,8 @@ cd "$(dirname "$0")"
 #   python3-grpcio a gRPC server and client for the http tracer's test (test only)
 #   openssl        a throwaway certificate for the HTTPS test (test only)
 #   xz-utils       makes a kheaders.tar.xz for the header-tree unit test (test only)
+#   strace         the referee for execsnoop and opensnoop (test only)
+#   nftables       drops a test port on lo for a moment, so tcpretrans sees retransmits (test only)
 RUN_PKGS="libbpfcc-dev liblua5.4-dev libelf-dev libjson-c-dev libedit-dev nettle-dev libarchive-dev zlib1g-dev linux-headers-amd64 cmake gcc make pkg-config libc6-dev"
 TEST_PKGS="libcmocka-dev util-linux procps python3 python3-grpcio openssl xz-utils strace nftables"
 #   qemu-system-x86 debootstrap  boot the kernel matrix's guests and build their root (vm only)
