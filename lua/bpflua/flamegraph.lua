@@ -81,8 +81,10 @@ var fs = document.querySelectorAll("g.f");
 for (var i = 0; i < fs.length; i++) fs[i].addEventListener("click", zoom);
 ]]
 
--- Returns the SVG text.
-function M.svg(stacks, title)
+-- Returns the SVG text. unit: what the counts are ("samples" unless said,
+-- e.g. "us" for off-CPU microseconds).
+function M.svg(stacks, title, unit)
+  unit = unit or "samples"
   local root = build(stacks)
   local total = root.count
   local depth = depth_of(root)
@@ -96,8 +98,8 @@ function M.svg(stacks, title)
     'g.f:hover rect { stroke: #000; stroke-width: 0.5; } g.f { cursor: pointer; }</style>\n')
   w(string.format('<rect x="0" y="0" width="100%%" height="100%%" fill="#fdfdf4"/>\n'))
   w(string.format('<text x="%d" y="24" style="font-size:16px">%s</text>\n', PAD, escape(title or "Flame graph")))
-  w(string.format('<text x="%d" y="24" text-anchor="end">%d samples; click a frame to zoom, the bottom one to reset</text>\n',
-                  WIDTH + PAD, total))
+  w(string.format('<text x="%d" y="24" text-anchor="end">%d %s; click a frame to zoom, the bottom one to reset</text>\n',
+                  WIDTH + PAD, total, unit))
   local function frame(node, x, d)
     local width = total > 0 and node.count / total * WIDTH or WIDTH
     local y = height - PAD - (d + 1) * ROW
@@ -105,10 +107,10 @@ function M.svg(stacks, title)
     local fit = math.floor((width - 6) / CHAR)
     local shown = fit < 3 and "" or (#name <= fit and name or name:sub(1, fit - 2) .. "..")
     w(string.format('<g class="f" data-n="%s" data-x="%.4f" data-w="%.4f" data-d="%d">' ..
-                    '<title>%s (%d samples, %.2f%%)</title>' ..
+                    '<title>%s (%d %s, %.2f%%)</title>' ..
                     '<rect x="%.2f" y="%d" width="%.2f" height="%d" rx="2" fill="%s"/>' ..
                     '<text x="%.2f" y="%d">%s</text></g>\n',
-                    escape(name), x, width, d, escape(name), node.count, total > 0 and node.count * 100 / total or 0,
+                    escape(name), x, width, d, escape(name), node.count, unit, total > 0 and node.count * 100 / total or 0,
                     x, y, width, ROW - 1, colour(name), x + 3, y + ROW - 4, escape(shown)))
     table.sort(node.order, function(a, b) return a.name < b.name end)
     local cx = x

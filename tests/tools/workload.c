@@ -146,6 +146,9 @@ static void wait_for(const char *gate)
 		nanosleep(&ms, NULL);
 }
 
+int bl_tracer_mode(int argc, char **argv);
+static int bl_mode_rc;
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -237,9 +240,202 @@ int main(int argc, char **argv)
 			syscall(SYS_getppid);
 		bl_burn_cpu(atof(argv[4]));
 		nanosleep(&s, NULL);
+	} else if ((bl_mode_rc = bl_tracer_mode(argc, argv)) >= 0) {
+		return bl_mode_rc;
 	} else {
 		fprintf(stderr, "unknown workload %s\n", argv[1]);
 		return 2;
 	}
 	return 0;
+}
+
+/* The workloads of the everyday tracers (opensnoop, runqlat, offcputime,
+ * oomkill):
+ *
+ *   workload opens N M FILE     opens FILE N times and FILE.missing M times
+ *                               (ENOENT)
+ *   workload wakes N [GATE]     a thread named bl_waker sleeps 1 ms N times,
+ *                               then blocks for good; then the process says
+ *                               its tid and how often it came on a CPU
+ *                               (pcount in its schedstat): "waker TID
+ *                               PCOUNT", and waits for GATE
+ *   workload block K MS         a thread named bl_blocker blocks K times for MS
+ *                               ms in bl_block_wait(), then says the wall time
+ *                               of its loop: "blocker TID WALL_US"; lingers
+ *                               0.5 s
+ *   workload hog MB             allocates and touches MB megabytes, 1 MB at a
+ *                               time, then lingers 1 s
+ *
+ * bl_tracer_mode returns -1 for a mode that is not one of these, else 0 or
+ * 1 (failed). */
+#include <pthread.h>
+
+static long bl_arg(int argc, char **argv, int i)
+{
+	return i < argc ? atol(argv[i]) : 0;
+}
+
+static void bl_sleep_ms(long ms)
+{
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000 };
+
+	nanosleep(&t, NULL);
+}
+
+static double bl_now_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
+}
+
+struct bl_thread_arg {
+	long n, ms;
+	long tid;
+	unsigned long long pcount;
+};
+
+static volatile int bl_waker_done;
+
+/* sleeps and wakes, then blocks for good on a pipe nobody writes */
+static void *bl_waker(void *p)
+{
+	struct bl_thread_arg *a = p;
+	int fds[2];
+	char c;
+
+	prctl(PR_SET_NAME, "bl_waker");
+	a->tid = (long)syscall(SYS_gettid);
+	if (pipe(fds))
+		return NULL;
+	for (long i = 0; i < a->n; i++)
+		bl_sleep_ms(1);
+	__atomic_store_n(&bl_waker_done, 1, __ATOMIC_SEQ_CST);
+	if (read(fds[0], &c, 1) < 0)
+		return NULL;
+	return NULL;
+}
+
+/* The waker's state letter and arrivals on a CPU (pcount), from /proc. */
+static char bl_task_state(long tid, unsigned long long *pcount)
+{
+	char path[64], buf[512], *paren, state = '?';
+	unsigned long long run, wait;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", tid);
+	f = fopen(path, "r");
+	if (f) {
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+
+		buf[n] = 0;
+		paren = strrchr(buf, ')');
+		if (paren && paren[1] == ' ')
+			state = paren[2];
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/schedstat", tid);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%llu %llu %llu", &run, &wait, pcount) != 3)
+			*pcount = 0;
+		fclose(f);
+	}
+	return state;
+}
+
+/* Once the waker sleeps on its pipe it comes on a CPU no more: its
+ * arrivals are final, and every one of them ended in a switch away. */
+static int bl_wakes(long n, const char *gate)
+{
+	struct bl_thread_arg a = { n, 1, 0, 0 };
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, bl_waker, &a))
+		return 1;
+	for (int i = 0; i < 30000; i++) {
+		if (__atomic_load_n(&bl_waker_done, __ATOMIC_SEQ_CST) && bl_task_state(a.tid, &a.pcount) == 'S')
+			break;
+		bl_sleep_ms(1);
+	}
+	printf("waker %ld %llu\n", a.tid, a.pcount);
+	fflush(stdout);
+	if (gate)
+		wait_for(gate);
+	return 0;
+}
+
+__attribute__((noinline)) void bl_block_wait(long ms)
+{
+	bl_sleep_ms(ms);
+	sink++;
+}
+
+static void *bl_blocker(void *p)
+{
+	struct bl_thread_arg *a = p;
+	double t0;
+
+	prctl(PR_SET_NAME, "bl_blocker");
+	t0 = bl_now_us();
+	for (long i = 0; i < a->n; i++)
+		bl_block_wait(a->ms);
+	printf("blocker %ld %.0f\n", (long)syscall(SYS_gettid), bl_now_us() - t0);
+	return NULL;
+}
+
+static int bl_in_thread(void *(*fn)(void *), long n, long ms)
+{
+	struct bl_thread_arg a = { n, ms, 0, 0 };
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, fn, &a))
+		return 1;
+	pthread_join(t, NULL);
+	fflush(stdout);
+	return 0;
+}
+
+int bl_tracer_mode(int argc, char **argv)
+{
+	const char *mode = argv[1];
+
+	if (!strcmp(mode, "opens") && argc > 4) {
+		char missing[4096];
+
+		snprintf(missing, sizeof(missing), "%s.missing", argv[4]);
+		for (long i = 0; i < bl_arg(argc, argv, 2); i++) {
+			int fd = open(argv[4], O_RDONLY);
+
+			if (fd < 0)
+				return 1;
+			close(fd);
+		}
+		for (long i = 0; i < bl_arg(argc, argv, 3); i++)
+			if (open(missing, O_RDONLY) >= 0)
+				return 1;
+		return 0;
+	}
+	if (!strcmp(mode, "wakes"))
+		return bl_wakes(bl_arg(argc, argv, 2), argc > 3 ? argv[3] : NULL);
+	if (!strcmp(mode, "block") && argc > 3) {
+		int rc = bl_in_thread(bl_blocker, bl_arg(argc, argv, 2), bl_arg(argc, argv, 3));
+
+		bl_sleep_ms(500); /* a tracer can still read our memory map */
+		return rc;
+	}
+	if (!strcmp(mode, "hog")) {
+		for (long i = 0; i < bl_arg(argc, argv, 2); i++) {
+			char *p = malloc(1 << 20);
+
+			if (!p)
+				return 1;
+			memset(p, 1, 1 << 20);
+			sink += (unsigned long)p[i % (1 << 20)];
+		}
+		bl_sleep_ms(1000);
+		return 0;
+	}
+	return -1;
 }
