@@ -27,6 +27,9 @@ cd "$(dirname "$0")"
 #   xz-utils       makes a kheaders.tar.xz for the header-tree unit test (test only)
 RUN_PKGS="libbpfcc-dev liblua5.4-dev libelf-dev libjson-c-dev libedit-dev nettle-dev libarchive-dev zlib1g-dev linux-headers-amd64 cmake gcc make pkg-config libc6-dev"
 TEST_PKGS="libcmocka-dev util-linux procps python3 python3-grpcio openssl xz-utils"
+#   python3-bpfcc  BCC itself, beside bpflua on the same uprobes (test only)
+#   systemtap-sdt-dev  <sys/sdt.h> for the USDT test programs (test only)
+TEST_PKGS="$TEST_PKGS python3-bpfcc systemtap-sdt-dev"
 #   qemu-system-x86 debootstrap  boot the kernel matrix's guests and build their root (vm only)
 VM_PKGS="qemu-system-x86 debootstrap e2fsprogs"
 
