@@ -5,6 +5,8 @@
 #include <bcc/bcc_syms.h>
 #include <bcc/bcc_usdt.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,18 +43,37 @@ static void add_probe(struct bcc_usdt *info)
 		fill_err = -ENOMEM;
 }
 
-/* The semaphore's file offset, which libbcc's USDT context does not keep. */
-static void note_semaphore(const char *bin, const struct bcc_elf_usdt *n, void *arg)
+/* The semaphore's offset in its file, what the kernel's counter takes
+ * (libbcc 0.26 leaves bcc_elf_usdt.semaphore_offset at 0, and its segment
+ * walk sees only executable ones): the semaphore's address mapped through
+ * the loadable segment that holds it, from the ELF program headers. */
+static int semaphore_offset(struct bl_usdt_probe *p)
 {
-	struct bl_usdt *u = arg;
+	int fd = open(p->bin_path, O_RDONLY | O_CLOEXEC), found = 0;
+	Elf *e = NULL;
+	size_t n = 0;
 
-	for (size_t i = 0; i < u->nprobes; i++) {
-		struct bl_usdt_probe *p = &u->probes[i];
+	if (fd >= 0 && elf_version(EV_CURRENT) != EV_NONE)
+		e = elf_begin(fd, ELF_C_READ, NULL);
+	if (e && elf_getphdrnum(e, &n) == 0)
+		for (size_t i = 0; i < n && !found; i++) {
+			GElf_Phdr ph;
 
-		if (!strcmp(p->bin_path, bin) && !strcmp(p->provider, n->provider) &&
-		    !strcmp(p->name, n->name) && n->semaphore)
-			p->semaphore_offset = n->semaphore_offset;
-	}
+			if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_LOAD)
+				continue;
+			if (p->semaphore >= ph.p_vaddr && p->semaphore - ph.p_vaddr < ph.p_filesz) {
+				p->semaphore_offset = p->semaphore - ph.p_vaddr + ph.p_offset;
+				found = 1;
+			}
+		}
+	if (e)
+		elf_end(e);
+	if (fd >= 0)
+		close(fd);
+	if (!found)
+		return bl_error(-ENOEXEC, "USDT %s:%s: its semaphore 0x%" PRIx64 " is in no loadable "
+					  "segment of %s", p->provider, p->name, p->semaphore, p->bin_path);
+	return 0;
 }
 
 /* A library name ("c", "libc") or a program on $PATH, as a path. */
@@ -111,14 +132,11 @@ int bl_usdt_open(const char *path, int pid, struct bl_usdt **out)
 	err = fill_err;
 	if (err)
 		goto fail;
-	for (size_t i = 0; i < u->nprobes; i++) {
-		size_t j;
-
-		for (j = 0; j < i && strcmp(u->probes[j].bin_path, u->probes[i].bin_path); j++)
-			;
-		if (j == i && u->probes[i].semaphore)
-			bcc_elf_foreach_usdt(u->probes[i].bin_path, note_semaphore, u);
-	}
+	for (size_t i = 0; i < u->nprobes && !err; i++)
+		if (u->probes[i].semaphore)
+			err = semaphore_offset(&u->probes[i]);
+	if (err)
+		goto fail;
 	*out = u;
 	return 0;
 fail:
