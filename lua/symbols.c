@@ -105,14 +105,19 @@ int bl_lua_sym_frame(lua_State *L, int idx, int pid, int with_offset)
 	return 1;
 }
 
-/* BPF.add_module(path): a file whose build id stacks may name (BCC's) */
+/* BPF.add_module(path): a file whose build id stacks may name (BCC's);
+ * true, or false and why (as in BCC, a missing file is not an error) */
 static int l_add_module(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
 
-	if (bl_sym_add_module(path))
-		return luaL_error(L, "add_module: cannot read the build id of %s", path);
-	return 0;
+	if (bl_sym_add_module(path)) {
+		lua_pushboolean(L, 0);
+		lua_pushfstring(L, "cannot read the build id of %s", path);
+		return 2;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
 }
 
 const luaL_Reg bl_lua_symbols_funcs[] = {
