@@ -387,13 +387,12 @@ static void push_program_text(lua_State *L, int args, int text)
 		bl_lua_raise_core(L, NULL);
 	if (!gen && (!strstr(src, "pt_regs") || strstr(src, "linux/ptrace.h")))
 		return;
+	/* the generated C as a Lua string first: nothing malloc'd is held
+	 * across the calls below, which may raise */
 	luaL_buffinit(L, &buf);
-	if (gen) {
-		luaL_addstring(&buf, gen);
-		free(gen);
-	} else {
-		luaL_addstring(&buf, "#include <uapi/linux/ptrace.h>\n");
-	}
+	lua_pushstring(L, gen ? gen : "#include <uapi/linux/ptrace.h>\n");
+	free(gen);
+	luaL_addvalue(&buf);
 	luaL_addstring(&buf, "#line 1\n");
 	luaL_addstring(&buf, src);
 	luaL_pushresult(&buf);
