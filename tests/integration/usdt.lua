@@ -144,6 +144,21 @@ b:cleanup()
 local listed = oneliner.probes("usdt:" .. PROG .. ":*")
 t.eq(table.concat(listed, " "), string.format("usdt:%s:bltest:guarded usdt:%s:bltest:multi usdt:%s:bltest:tick",
   PROG, PROG, PROG), "probes(\"usdt:PATH:*\")")
+-- a library by name: libstdc++'s probes, as readelf -n lists them (Debian
+-- 12's C library carries none: `probes("usdt:c:*")` is empty)
+local lib = oneliner.probes("usdt:stdc++:*")
+local libpath = lib[1] and lib[1]:match("^usdt:(.-):")
+t.ok(libpath and libpath:find("libstdc%+%+%.so"), "usdt:stdc++ is libstdc++: " .. tostring(lib[1]))
+rp = io.popen("readelf -n " .. libpath)
+local want = {}
+for prov, name in rp:read("a"):gmatch("Provider: (%S+)\n%s*Name: (%S+)") do
+  want[#want + 1] = string.format("usdt:%s:%s:%s", libpath, prov, name)
+end
+rp:close()
+table.sort(want)
+t.eq(table.concat(lib, " "), table.concat(want, " "), "libstdc++'s probes, as readelf -n says")
+t.eq(#oneliner.probes("usdt:c:*"), 0, "the C library's: none")
+
 local h = oneliner.count{ "usdt:" .. PROG .. ":bltest:tick", by = "arg1" }
 local s = oneliner.sum{ "U:" .. PROG .. ":guarded", value = "arg0" }
 t.eq(run(N), N, "a one-liner on the guarded probe sets its semaphore")
