@@ -777,6 +777,8 @@ int luaopen_bpf(lua_State *L)
 	lua_getfield(L, -1, "__index");
 	lua_pushvalue(L, -1);
 	lua_setfield(L, -4, "methods");
+	lua_pushvalue(L, -1);
+	lua_setfield(L, -3, "__methods"); /* __index is a function: where the methods are */
 	lua_pushcclosure(L, bpf_index, 1);
 	lua_setfield(L, -2, "__index");
 	lua_pop(L, 1);

@@ -62,6 +62,9 @@ static int l_trace_readline(lua_State *L)
 			return luaL_error(L, "trace_pipe: tracefs is not mounted");
 		snprintf(path, sizeof(path), "%s/trace_pipe", bl_tracefs());
 		pipe_fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (pipe_fd < 0 && errno == EBUSY)
+			return luaL_error(L, "cannot open %s: another process is reading it (the kernel "
+					  "allows one reader at a time)", path);
 		if (pipe_fd < 0)
 			return luaL_error(L, "cannot open %s: %s", path, strerror(errno));
 	}
