@@ -377,6 +377,9 @@ static void push_program_text(lua_State *L, int args, int text)
 		for (lua_Integer i = 1; lua_rawgeti(L, -1, i) != LUA_TNIL; i++) {
 			if (n == sizeof(us) / sizeof(us[0]))
 				luaL_error(L, "BPF{}: at most %d usdt_contexts", (int)n);
+			if (!luaL_testudata(L, -1, USDT_MT))
+				luaL_error(L, "BPF{}: usdt_contexts[%d] must be a USDT{} context, not %s", (int)i,
+					   luaL_typename(L, -1));
 			us[n++] = bl_lua_check_usdt(L, -1);
 			lua_pop(L, 1);
 		}

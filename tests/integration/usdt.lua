@@ -172,5 +172,14 @@ h:stop()
 s:stop()
 ok, err = pcall(oneliner.count, { "usdt:" .. PROG .. ":nope" })
 t.ok(not ok and tostring(err):find("no USDT probe 'nope'"), "a one-liner on a missing probe: " .. tostring(err))
+-- bad input: clear errors, nothing left behind
+ok, err = pcall(USDT, { path = "/no/such/binary" })
+t.ok(not ok and err:find("/no/such/binary"), "a missing binary: " .. tostring(err))
+ok, err = pcall(BPF, { text = "int f(void *ctx) { return 0; }", usdt_contexts = { 5 } })
+t.ok(not ok and err:find("usdt_contexts%[1%] must be a USDT{} context"), "not a context: " .. tostring(err))
+local ubad = USDT{ path = PROG }
+ubad:enable_probe{ probe = "tick", fn_name = "no_such_function" }
+ok, err = pcall(BPF, { text = "int f(void *ctx) { return 0; }", usdt_contexts = { ubad } })
+t.ok(not ok and err:find("no_such_function"), "an enabled probe's function missing: " .. tostring(err))
 t.eq(t.bpf_fds(), 0, "nothing left attached")
 t.done("usdt")
