@@ -100,11 +100,54 @@ static long long held_ref_ctr(int kmsg, const char *path, uint64_t off)
 	return found;
 }
 
+/* libbcc prints "cannot attach uprobe, <errno>" on stderr itself, which
+ * would precede our own message, and would be printed for an attempt that
+ * a retry then turns into a success: its stderr goes to /dev/null for the
+ * call (attaches happen on the one Lua thread). errno is the call's. */
 static int attach_at(int prog_fd, const struct bl_attach_spec *spec, struct bl_link *link,
 		     const char *path, uint64_t off, uint32_t ref_ctr)
 {
-	return bpf_attach_uprobe(prog_fd, spec->retprobe ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY,
-				 link->ev_name, path, off, spec->pid, ref_ctr);
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	int saved = null >= 0 ? fcntl(2, F_DUPFD_CLOEXEC, 3) : -1;
+	int fd, err;
+
+	fflush(stderr);
+	if (saved >= 0)
+		dup2(null, 2);
+	fd = bpf_attach_uprobe(prog_fd, spec->retprobe ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, link->ev_name,
+			       path, off, spec->pid, ref_ctr);
+	err = errno;
+	if (fd < 0) /* a failed fallback can leave its uprobe_events entry */
+		bpf_detach_uprobe(link->ev_name);
+	fflush(stderr);
+	if (saved >= 0) {
+		dup2(saved, 2);
+		close(saved);
+	}
+	if (null >= 0)
+		close(null);
+	errno = err;
+	return fd;
+}
+
+/* attach_at, and for a USDT semaphore only through the uprobe PMU: when the
+ * PMU refuses, libbcc falls back to uprobe_events without the reference
+ * counter, and the probe would attach but its semaphore never be set. */
+static int attach_counted(int prog_fd, const struct bl_attach_spec *spec, struct bl_link *link,
+			  const char *path, uint64_t off, uint32_t ref_ctr)
+{
+	int fd = attach_at(prog_fd, spec, link, path, off, ref_ctr);
+	char legacy[512];
+
+	/* libbcc names its uprobe_events entry NAME_bcc_PID */
+	snprintf(legacy, sizeof(legacy), "%s/events/uprobes/%s_bcc_%d", bl_tracefs(), link->ev_name, (int)getpid());
+	if (fd >= 0 && ref_ctr && *bl_tracefs() && access(legacy, F_OK) == 0) {
+		close(fd);
+		bpf_detach_uprobe(link->ev_name);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
 }
 
 static int up_attach(int prog_fd, const struct bl_attach_spec *spec, struct bl_link *link)
@@ -126,7 +169,7 @@ static int up_attach(int prog_fd, const struct bl_attach_spec *spec, struct bl_l
 	else
 		snprintf(link->desc, sizeof(link->desc), "%s:%s:%s",
 			 spec->retprobe ? "uretprobe" : "uprobe", path, spec->sym ? spec->sym : "");
-	pfd = attach_at(prog_fd, spec, link, path, off, spec->ref_ctr_offset);
+	pfd = attach_counted(prog_fd, spec, link, path, off, spec->ref_ctr_offset);
 	if (pfd < 0 && errno == EINVAL) {
 		/* another tracer's uprobe here, with another counter offset? */
 		int kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -134,7 +177,7 @@ static int up_attach(int prog_fd, const struct bl_attach_spec *spec, struct bl_l
 
 		/* once more, so that the kernel's complaint is the newest record */
 		if (kmsg >= 0 && lseek(kmsg, 0, SEEK_END) >= 0) {
-			pfd = attach_at(prog_fd, spec, link, path, off, spec->ref_ctr_offset);
+			pfd = attach_counted(prog_fd, spec, link, path, off, spec->ref_ctr_offset);
 			if (pfd < 0)
 				held = held_ref_ctr(kmsg, path, off);
 		}
@@ -148,7 +191,7 @@ static int up_attach(int prog_fd, const struct bl_attach_spec *spec, struct bl_l
 						 "%s+0x%" PRIx64 " with reference counter 0x%llx, this "
 						 "probe's semaphore is at 0x%x; the kernel allows one",
 						link->desc, path, off, held, spec->ref_ctr_offset);
-			pfd = attach_at(prog_fd, spec, link, path, off, (uint32_t)held);
+			pfd = attach_counted(prog_fd, spec, link, path, off, (uint32_t)held);
 		} else {
 			errno = EINVAL;
 			return bl_error(-EINVAL, "cannot attach %s: the kernel refused it (EINVAL); another "

@@ -52,6 +52,8 @@ check "BCC attached" wait_for "$tmp/bcc.out" attached
 expect 0 "^workload [0-9]+" timeout 60 "$BPFLUA" "$tmp/bpflua_uprobe.lua" "$WORKLOAD" "$N"
 pid=$(sed -n 's/^workload //p' "$tmp/expect.out")
 check "bpflua counted every call ($(cat "$tmp/expect.out"))" grep -qx "bpflua $pid $N" "$tmp/expect.out"
+check "no failed attempt shown on the way ($(cat "$tmp/expect.out"))" \
+	sh -c '! grep -q "cannot attach" "$1"' sh "$tmp/expect.out"
 touch "$tmp/done"
 wait
 check "BCC counted every call too ($(tr '\n' ' ' <"$tmp/bcc.out"))" grep -qx "bcc $pid $N" "$tmp/bcc.out"

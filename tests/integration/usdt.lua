@@ -5,7 +5,11 @@
 -- its semaphore; the program itself says how often it saw it set.
 local t = dofile(arg[0]:match("(.*/)") .. "lib.lua")
 local oneliner = require("bpflua.oneliner")
-local PROG = os.getenv("BPFLUA_USDT_PROG") or error("BPFLUA_USDT_PROG is not set (run through ctest)")
+local BUILT = os.getenv("BPFLUA_USDT_PROG") or error("BPFLUA_USDT_PROG is not set (run through ctest)")
+-- a copy of its own (another inode): uprobes are per file, and the test
+-- running beside this one (the no-BTF run) must not share them
+local PROG = os.tmpname()
+assert(os.execute(string.format("cp %s %s && chmod 755 %s", BUILT, PROG, PROG)))
 local N = 50
 
 -- starts usdt_prog N behind a gate; returns its pid and a function that
@@ -172,6 +176,18 @@ h:stop()
 s:stop()
 ok, err = pcall(oneliner.count, { "usdt:" .. PROG .. ":nope" })
 t.ok(not ok and tostring(err):find("no USDT probe 'nope'"), "a one-liner on a missing probe: " .. tostring(err))
+-- a plain uprobe already on the guarded probe's address holds reference
+-- counter 0; the kernel allows one per address, and the error says so
+local loc = tonumber(notes:match("Name: guarded\n%s*Location: (0x%x+)"))
+local plain = BPF{ text = "int hit(struct pt_regs *ctx) { return 0; }" }
+plain:attach_uprobe{ name = PROG, addr = loc, fn_name = "hit" }
+local ug = USDT{ path = PROG }
+ug:enable_probe{ probe = "guarded", fn_name = "on_guarded" }
+ok, err = pcall(BPF, { text = TEXT, usdt_contexts = { ug } })
+t.ok(not ok and err:find("another tracer has a uprobe at .* with reference counter 0x0, this probe's semaphore is at 0x"),
+  "a semaphore probe where a plain uprobe is: " .. tostring(err))
+plain:cleanup()
+
 -- bad input: clear errors, nothing left behind
 ok, err = pcall(USDT, { path = "/no/such/binary" })
 t.ok(not ok and err:find("/no/such/binary"), "a missing binary: " .. tostring(err))
@@ -182,4 +198,5 @@ ubad:enable_probe{ probe = "tick", fn_name = "no_such_function" }
 ok, err = pcall(BPF, { text = "int f(void *ctx) { return 0; }", usdt_contexts = { ubad } })
 t.ok(not ok and err:find("no_such_function"), "an enabled probe's function missing: " .. tostring(err))
 t.eq(t.bpf_fds(), 0, "nothing left attached")
+os.remove(PROG)
 t.done("usdt")
