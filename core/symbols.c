@@ -1,6 +1,9 @@
 #include "symbols.h"
 
+#include <bcc/bcc_proc.h>
 #include <bcc/bcc_syms.h>
+#include <errno.h>
+#include <linux/bpf.h>
 #include <elf.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -263,4 +266,70 @@ int bl_sym_cached(void)
 	for (int i = 0; i < ncaches; i++)
 		n += caches[i].pid >= 0;
 	return n;
+}
+
+/* Build-id stacks (BPF_STACK_TRACE_BUILDID): the kernel gives a file's build
+ * id and an offset in it, resolved through libbcc's build-id cache, which
+ * knows the files added to it (BCC's add_module), and here also those the
+ * process maps, added on first need. */
+static void *buildsyms;
+
+static int add_pid_module(mod_info *mod, int enter_ns, void *arg)
+{
+	(void)enter_ns;
+	(void)arg;
+	if (mod->name && mod->name[0] == '/')
+		bcc_buildsymcache_add_module(buildsyms, mod->name);
+	return 0;
+}
+
+int bl_sym_add_module(const char *path)
+{
+	if (!buildsyms)
+		buildsyms = bcc_buildsymcache_new();
+	if (!buildsyms)
+		return -ENOMEM;
+	return bcc_buildsymcache_add_module(buildsyms, path) < 0 ? -ENOENT : 0;
+}
+
+int bl_sym_buildid(const struct bpf_stack_build_id *frame, int pid, int with_offset, char *out, size_t len)
+{
+	struct bpf_stack_build_id f = *frame;
+	struct bcc_symbol sym;
+	char hex[2 * BPF_BUILD_ID_SIZE + 1];
+	int rc;
+
+	if (frame->status != BPF_STACK_BUILD_ID_VALID)
+		return bl_sym_resolve(pid, frame->ip, with_offset, out, len);
+	if (!buildsyms)
+		buildsyms = bcc_buildsymcache_new();
+	if (!buildsyms) {
+		snprintf(out, len, "[unknown]");
+		return -1;
+	}
+	memset(&sym, 0, sizeof(sym));
+	rc = bcc_buildsymcache_resolve(buildsyms, &f, &sym);
+	if (rc < 0 && pid > 0) {
+		bcc_procutils_each_module(pid, add_pid_module, NULL);
+		memset(&sym, 0, sizeof(sym));
+		rc = bcc_buildsymcache_resolve(buildsyms, &f, &sym);
+	}
+	if (rc >= 0 && sym.name) {
+		if (with_offset)
+			snprintf(out, len, "%s+0x%llx", sym.name, (unsigned long long)sym.offset);
+		else
+			snprintf(out, len, "%s", sym.name);
+		return 0;
+	}
+	/* no symbol: the module and offset, or the build id when the file is unknown */
+	if (sym.module) {
+		const char *base = strrchr(sym.module, '/');
+
+		snprintf(out, len, "%s+0x%llx", base ? base + 1 : sym.module, (unsigned long long)frame->offset);
+		return -1;
+	}
+	for (int i = 0; i < BPF_BUILD_ID_SIZE; i++)
+		snprintf(hex + 2 * i, 3, "%02x", frame->build_id[i]);
+	snprintf(out, len, "[buildid %s+0x%llx]", hex, (unsigned long long)frame->offset);
+	return -1;
 }

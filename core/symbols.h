@@ -29,4 +29,11 @@ int bl_sym_cached(void);
 struct bcc_symbol_option;
 const struct bcc_symbol_option *bl_sym_options(void);
 
+/* BPF_STACK_TRACE_BUILDID frames: "name" ("name+0xoff"), else
+ * "module+0xoff", else "[buildid HEX+0xoff]". Files are known once added
+ * (BCC's add_module) or mapped by pid. Returns 0 when a name resolved. */
+struct bpf_stack_build_id;
+int bl_sym_buildid(const struct bpf_stack_build_id *frame, int pid, int with_offset, char *out, size_t len);
+int bl_sym_add_module(const char *path);
+
 #endif

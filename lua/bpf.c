@@ -8,7 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../core/attach/usdt.h"
 #include "../core/compile.h"
+#include "../core/error.h"
 #include "../core/kernel.h"
 #include "../core/load.h"
 #include "../core/grow.h"
@@ -293,9 +295,57 @@ static void auto_attach(lua_State *L, struct lbpf *b)
 	}
 }
 
+/* BCC attaches a USDT context's enabled probes as the object is made: each
+ * location of each probe, its semaphore counted by the kernel. */
+static void attach_usdt_probe(lua_State *L, struct lbpf *b, const struct bl_usdt *u,
+			      const struct bl_usdt_probe *p, const char *fn)
+{
+	for (int i = 0; i < p->nlocations; i++) {
+		struct bl_attach_spec s;
+		char path[4096], desc[256];
+
+		if (bl_usdt_location_spec(u, p, i, &s, path, sizeof(path), desc, sizeof(desc)))
+			bl_lua_raise_core(L, NULL);
+		do_attach(L, b, "uprobe", fn, &s);
+	}
+}
+
+static void attach_usdt_contexts(lua_State *L, struct lbpf *b, int list)
+{
+	for (lua_Integer i = 1; lua_rawgeti(L, list, i) != LUA_TNIL; i++) {
+		struct bl_usdt *u = bl_lua_check_usdt(L, -1);
+
+		for (size_t j = 0; j < u->nenabled; j++)
+			attach_usdt_probe(L, b, u, u->enabled[j].probe, u->enabled[j].fn_name);
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+}
+
+/* (b, usdt_contexts or nil) */
 static int l_auto_attach(lua_State *L)
 {
-	auto_attach(L, lbpf_check(L, 1));
+	struct lbpf *b = lbpf_check(L, 1);
+
+	if (lua_istable(L, 2))
+		attach_usdt_contexts(L, b, 2);
+	auto_attach(L, b);
+	return 0;
+}
+
+/* b:attach_usdt{ usdt = USDT{...}, probe = "[provider:]name", fn_name = } */
+static int l_attach_usdt(lua_State *L)
+{
+	struct lbpf *b = lbpf_check(L, 1);
+	const struct bl_usdt_probe *p;
+	struct bl_usdt *u;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	lua_getfield(L, 2, "usdt");
+	u = bl_lua_check_usdt(L, -1);
+	if (bl_usdt_find(u, opt_string(L, 2, "probe", NULL), &p))
+		return bl_lua_raise_core(L, NULL);
+	attach_usdt_probe(L, b, u, p, opt_string(L, 2, "fn_name", NULL));
 	return 0;
 }
 
@@ -307,6 +357,50 @@ static int field_error(lua_State *L, const char *field, const char *want, int id
 }
 
 #define MAX_CFLAGS 64
+
+/* The C libbcc compiles: the USDT contexts' argument readers, and
+ * <uapi/linux/ptrace.h> for a program that uses struct pt_regs without
+ * including it (BCC's tools rely on getting it), then the script's text at
+ * its own line 1. Replaces the text at index text with the result. */
+static void push_program_text(lua_State *L, int args, int text)
+{
+	const char *src = lua_tostring(L, text);
+	struct bl_usdt *us[16];
+	size_t n = 0;
+	char *gen = NULL;
+	luaL_Buffer buf;
+
+	lua_getfield(L, args, "usdt_contexts");
+	if (!lua_isnil(L, -1)) {
+		if (!lua_istable(L, -1))
+			field_error(L, "usdt_contexts", "a list of USDT{} contexts", -1);
+		for (lua_Integer i = 1; lua_rawgeti(L, -1, i) != LUA_TNIL; i++) {
+			if (n == sizeof(us) / sizeof(us[0]))
+				luaL_error(L, "BPF{}: at most %d usdt_contexts", (int)n);
+			if (!luaL_testudata(L, -1, USDT_MT))
+				luaL_error(L, "BPF{}: usdt_contexts[%d] must be a USDT{} context, not %s", (int)i,
+					   luaL_typename(L, -1));
+			us[n++] = bl_lua_check_usdt(L, -1);
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	if (n && bl_usdt_genargs(us, n, &gen))
+		bl_lua_raise_core(L, NULL);
+	if (!gen && (!strstr(src, "pt_regs") || strstr(src, "linux/ptrace.h")))
+		return;
+	/* the generated C as a Lua string first: nothing malloc'd is held
+	 * across the calls below, which may raise */
+	luaL_buffinit(L, &buf);
+	lua_pushstring(L, gen ? gen : "#include <uapi/linux/ptrace.h>\n");
+	free(gen);
+	luaL_addvalue(&buf);
+	luaL_addstring(&buf, "#line 1\n");
+	luaL_addstring(&buf, src);
+	luaL_pushresult(&buf);
+	lua_replace(L, text);
+}
 
 /* BPF{ text = src | src_file = path, cflags = {...} } */
 static int l_new(lua_State *L)
@@ -331,6 +425,7 @@ static int l_new(lua_State *L)
 	} else if (lua_type(L, -1) != LUA_TSTRING) {
 		return field_error(L, "text", "a string of C", -1);
 	}
+	push_program_text(L, 1, lua_gettop(L));
 	co.text = lua_tostring(L, -1);
 	top = lua_gettop(L);
 	lua_getfield(L, 1, "cflags");
@@ -376,7 +471,8 @@ static int l_new(lua_State *L)
 	 * the collector gets round to the object. */
 	lua_pushcfunction(L, l_auto_attach);
 	lua_pushvalue(L, -2);
-	if (lua_pcall(L, 1, 0, 0)) {
+	lua_getfield(L, 1, "usdt_contexts");
+	if (lua_pcall(L, 2, 0, 0)) {
 		lbpf_release(b);
 		return lua_error(L);
 	}
@@ -476,13 +572,116 @@ static int l_detach(lua_State *L)
 	return 1;
 }
 
+static void drop_link(struct lbpf *b, size_t i)
+{
+	bl_detach(&b->links[i]);
+	memmove(&b->links[i], &b->links[i + 1], (b->nlinks - i - 1) * sizeof(b->links[0]));
+	b->nlinks--;
+}
+
+/* Detaches every link of provider prov whose desc (or uprobe key) is want;
+ * returns how many. */
+static size_t detach_matching(struct lbpf *b, const struct bl_provider *prov, const char *want, int by_key)
+{
+	size_t n = 0;
+
+	for (size_t i = b->nlinks; i-- > 0;)
+		if (b->links[i].prov == prov && !strcmp(by_key ? b->links[i].key : b->links[i].desc, want)) {
+			drop_link(b, i);
+			n++;
+		}
+	return n;
+}
+
+/* BCC's detach_tracepoint(tp=), detach_kprobe(event=), detach_kretprobe(event=) */
+static int detach_named(lua_State *L, const char *kind, const char *field, const char *prefix)
+{
+	struct lbpf *b = lbpf_check(L, 1);
+	const char *name;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	name = opt_string(L, 2, field, NULL);
+	lua_pushfstring(L, "%s:%s", prefix, name);
+	if (!detach_matching(b, bl_provider_find(kind), lua_tostring(L, -1), 0))
+		return luaL_error(L, "%s %s is not attached (b:attached() lists what is)", prefix, name);
+	return 0;
+}
+
+static int l_detach_tracepoint(lua_State *L) { return detach_named(L, "tracepoint", "tp", "tracepoint"); }
+static int l_detach_raw_tracepoint(lua_State *L) { return detach_named(L, "raw_tracepoint", "tp", "raw_tracepoint"); }
+static int l_detach_kprobe(lua_State *L) { return detach_named(L, "kprobe", "event", "kprobe"); }
+static int l_detach_kretprobe(lua_State *L) { return detach_named(L, "kprobe", "event", "kretprobe"); }
+
+/* BCC's detach_uprobe{name=, sym=, addr=, pid=}: the same binary and
+ * offset its attach_uprobe resolved, so a symbol or its address both work. */
+static int detach_uprobe(lua_State *L, int ret)
+{
+	struct lbpf *b = lbpf_check(L, 1);
+	struct bl_attach_spec s = { .cpu = -1 };
+	char key[320];
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	s.target = opt_string(L, 2, "name", NULL);
+	s.sym = opt_string(L, 2, "sym", "");
+	if (!*s.sym)
+		s.sym = NULL;
+	s.addr = (uint64_t)opt_int(L, 2, "addr", 0);
+	s.pid = (int)opt_int(L, 2, "pid", -1);
+	s.retprobe = ret;
+	if (bl_uprobe_key(&s, key, sizeof(key)))
+		return bl_lua_raise_core(L, NULL);
+	if (!detach_matching(b, &bl_uprobe_provider, key, 1))
+		return luaL_error(L, "%s %s:%s is not attached (b:attached() lists what is)",
+				  ret ? "uretprobe" : "uprobe", s.target, s.sym ? s.sym : "");
+	return 0;
+}
+
+static int l_detach_uprobe(lua_State *L) { return detach_uprobe(L, 0); }
+static int l_detach_uretprobe(lua_State *L) { return detach_uprobe(L, 1); }
+
+/* BCC's num_open_kprobes() and the like: the probes of one kind attached */
+static int num_open(lua_State *L, const char *kind)
+{
+	struct lbpf *b = lbpf_check(L, 1);
+	const struct bl_provider *prov = bl_provider_find(kind);
+	lua_Integer n = 0;
+
+	for (size_t i = 0; i < b->nlinks; i++)
+		n += b->links[i].prov == prov;
+	lua_pushinteger(L, n);
+	return 1;
+}
+
+static int l_num_open_kprobes(lua_State *L) { return num_open(L, "kprobe"); }
+static int l_num_open_uprobes(lua_State *L) { return num_open(L, "uprobe"); }
+static int l_num_open_tracepoints(lua_State *L) { return num_open(L, "tracepoint"); }
+
+/* b.name / b["name"]: a method, else the table of that name (BCC's
+ * b["counts"]); nil for anything else, so `if b.x then` still works. */
+static int bpf_index(lua_State *L)
+{
+	struct lbpf *b;
+
+	lua_pushvalue(L, 2);
+	if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL || lua_type(L, 2) != LUA_TSTRING)
+		return 1;
+	b = luaL_checkudata(L, 1, BPF_MT);
+	if (b->closed || bl_object_map_index(b->obj, lua_tostring(L, 2)) < 0)
+		return 1;
+	bl_lua_push_table(L, 1, b, bl_object_map_index(b->obj, lua_tostring(L, 2)));
+	return 1;
+}
+
 static int l_sym(lua_State *L)
 {
-	uint64_t addr = (uint64_t)luaL_checkinteger(L, 2);
+	uint64_t addr;
 	int pid = (int)luaL_optinteger(L, 3, -1);
 	int with_offset = lua_toboolean(L, 4);
 	char name[512];
 
+	if (lua_istable(L, 2)) /* a frame of a build-id stack */
+		return bl_lua_sym_frame(L, 2, pid, with_offset);
+	addr = (uint64_t)luaL_checkinteger(L, 2);
 	bl_sym_resolve(pid, addr, with_offset, name, sizeof(name));
 	lua_pushstring(L, name);
 	return 1;
@@ -503,6 +702,16 @@ static const luaL_Reg bpf_methods[] = {
 	{ "attached", l_attached },
 	{ "detach", l_detach },
 	{ "sym", l_sym },
+	{ "attach_usdt", l_attach_usdt },
+	{ "detach_tracepoint", l_detach_tracepoint },
+	{ "detach_raw_tracepoint", l_detach_raw_tracepoint },
+	{ "detach_kprobe", l_detach_kprobe },
+	{ "detach_kretprobe", l_detach_kretprobe },
+	{ "detach_uprobe", l_detach_uprobe },
+	{ "detach_uretprobe", l_detach_uretprobe },
+	{ "num_open_kprobes", l_num_open_kprobes },
+	{ "num_open_uprobes", l_num_open_uprobes },
+	{ "num_open_tracepoints", l_num_open_tracepoints },
 	{ "perf_buffer_poll", bl_lua_perf_buffer_poll },
 	{ "ring_buffer_poll", bl_lua_ring_buffer_poll },
 	{ "ring_buffer_consume", bl_lua_ring_buffer_consume },
@@ -526,6 +735,7 @@ static const luaL_Reg *const libraries[] = {
 	module_funcs, bl_lua_host_funcs, bl_lua_cache_funcs, bl_lua_symbols_funcs, bl_lua_inet_funcs,
 	bl_lua_text_funcs,
 	bl_lua_http_client_funcs,
+	bl_lua_trace_funcs,
 };
 
 int luaopen_bpf(lua_State *L)
@@ -561,6 +771,7 @@ int luaopen_bpf(lua_State *L)
 	bl_lua_process_open(L);
 	bl_lua_errors_open(L);
 	bl_lua_outfile_open(L);
+	bl_lua_usdt_open(L);
 	for (size_t i = 0; i < sizeof(consts) / sizeof(consts[0]); i++) {
 		lua_pushinteger(L, consts[i].v);
 		lua_setfield(L, -2, consts[i].name);
@@ -568,7 +779,12 @@ int luaopen_bpf(lua_State *L)
 	/* Lua code may extend the object and table methods (histograms and such) */
 	luaL_getmetatable(L, BPF_MT);
 	lua_getfield(L, -1, "__index");
-	lua_setfield(L, -3, "methods");
+	lua_pushvalue(L, -1);
+	lua_setfield(L, -4, "methods");
+	lua_pushvalue(L, -1);
+	lua_setfield(L, -3, "__methods"); /* __index is a function: where the methods are */
+	lua_pushcclosure(L, bpf_index, 1);
+	lua_setfield(L, -2, "__index");
 	lua_pop(L, 1);
 	luaL_getmetatable(L, TABLE_MT);
 	lua_getfield(L, -1, "__index");

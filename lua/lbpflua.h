@@ -14,6 +14,7 @@
 
 #define BPF_MT "bpflua.BPF"
 #define TABLE_MT "bpflua.Table"
+#define USDT_MT "bpflua.USDT"
 
 struct lbuf; /* an open perf or ring buffer, see events.c */
 
@@ -87,6 +88,15 @@ int bl_signals_aborted(void);
 void bl_signals_reset(lua_State *L);
 
 int luaopen_bpf(lua_State *L);
+
+/* usdt.c: USDT{} contexts */
+struct bl_usdt;
+struct bl_usdt *bl_lua_check_usdt(lua_State *L, int idx);
+void bl_lua_usdt_open(lua_State *L);
+/* symbols.c: names a build-id stack frame {status=, build_id=, offset= | ip=} */
+int bl_lua_sym_frame(lua_State *L, int idx, int pid, int with_offset);
+/* trace.c: trace_pipe, kernel symbols by name */
+extern const luaL_Reg bl_lua_trace_funcs[];
 
 /* t.k = v, for the table on top of the stack */
 static inline void bl_set_str(lua_State *L, const char *k, const char *v)

@@ -1,6 +1,8 @@
 /* BPF.ksym, BPF.sym_*, BPF.elf_functions: names for addresses and the
  * functions of a binary (core/symbols.c and libbcc's ELF reader). The
  * object's own b:sym(addr, pid) stays a method in bpf.c. */
+#include <linux/bpf.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,7 +76,52 @@ static int l_elf_functions(lua_State *L)
 	return 1;
 }
 
+int bl_lua_sym_frame(lua_State *L, int idx, int pid, int with_offset)
+{
+	struct bpf_stack_build_id f;
+	const char *hex;
+	char name[512];
+
+	memset(&f, 0, sizeof(f));
+	lua_getfield(L, idx, "status");
+	f.status = (int32_t)luaL_optinteger(L, -1, BPF_STACK_BUILD_ID_VALID);
+	lua_getfield(L, idx, "build_id");
+	hex = lua_tostring(L, -1);
+	lua_getfield(L, idx, f.status == BPF_STACK_BUILD_ID_VALID ? "offset" : "ip");
+	f.offset = (uint64_t)luaL_checkinteger(L, -1);
+	if (f.status == BPF_STACK_BUILD_ID_VALID) {
+		if (!hex || strlen(hex) != 2 * BPF_BUILD_ID_SIZE)
+			return luaL_argerror(L, 1, "a build-id frame needs build_id (40 hex digits)");
+		for (int i = 0; i < BPF_BUILD_ID_SIZE; i++) {
+			unsigned int byte;
+
+			if (sscanf(hex + 2 * i, "%2x", &byte) != 1)
+				return luaL_argerror(L, 1, "build_id is not hex");
+			f.build_id[i] = (unsigned char)byte;
+		}
+	}
+	bl_sym_buildid(&f, pid, with_offset, name, sizeof(name));
+	lua_pushstring(L, name);
+	return 1;
+}
+
+/* BPF.add_module(path): a file whose build id stacks may name (BCC's);
+ * true, or false and why (as in BCC, a missing file is not an error) */
+static int l_add_module(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+
+	if (bl_sym_add_module(path)) {
+		lua_pushboolean(L, 0);
+		lua_pushfstring(L, "cannot read the build id of %s", path);
+		return 2;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 const luaL_Reg bl_lua_symbols_funcs[] = {
+	{ "add_module", l_add_module },
 	{ "ksym", l_ksym },
 	{ "sym_module", l_sym_module },
 	{ "sym_flush", l_sym_flush },

@@ -280,6 +280,33 @@ static int walk_iter(lua_State *L)
 	return 1;
 }
 
+/* A build-id stack's frames, as BCC's walk gives them: {status =, build_id
+ * = hex, offset =} (status 1) or {status = 2, ip =} where the kernel could
+ * not read the file's build id; b:sym(frame, pid) names either. */
+static int walk_buildid_iter(lua_State *L)
+{
+	const struct bpf_stack_build_id *f = lua_touserdata(L, lua_upvalueindex(1));
+	lua_Integer n = lua_tointeger(L, lua_upvalueindex(2));
+	lua_Integer i = lua_tointeger(L, lua_upvalueindex(3));
+	char hex[2 * BPF_BUILD_ID_SIZE + 1];
+
+	if (i >= n || f[i].status == BPF_STACK_BUILD_ID_EMPTY)
+		return 0;
+	lua_pushinteger(L, i + 1);
+	lua_replace(L, lua_upvalueindex(3));
+	lua_createtable(L, 0, 3);
+	bl_set_int(L, "status", f[i].status);
+	if (f[i].status == BPF_STACK_BUILD_ID_VALID) {
+		for (int j = 0; j < BPF_BUILD_ID_SIZE; j++)
+			snprintf(hex + 2 * j, 3, "%02x", f[i].build_id[j]);
+		bl_set_str(L, "build_id", hex);
+		bl_set_int(L, "offset", (lua_Integer)f[i].offset);
+	} else {
+		bl_set_int(L, "ip", (lua_Integer)f[i].ip);
+	}
+	return 1;
+}
+
 static int t_walk(lua_State *L)
 {
 	struct ltable *t = check_table(L, 1);
@@ -289,10 +316,36 @@ static int t_walk(lua_State *L)
 
 	if (m->type != BPF_MAP_TYPE_STACK_TRACE)
 		return luaL_error(L, "%s is not a stack trace table", m->name);
+	if (m->flags & BPF_F_STACK_BUILD_ID) {
+		void *frames = lua_newuserdatauv(L, m->value_size, 0);
+
+		if (bpf_lookup_elem(fd(t), &id, frames))
+			memset(frames, 0, m->value_size);
+		return push_iterator(L, walk_buildid_iter, 1, m->value_size / sizeof(struct bpf_stack_build_id));
+	}
 	ips = lua_newuserdatauv(L, m->value_size, 0);
 	if (bpf_lookup_elem(fd(t), &id, ips))
 		memset(ips, 0, m->value_size);
 	return push_iterator(L, walk_iter, 1, m->value_size / 8);
+}
+
+/* t:key_fields() -> the key struct's field names in order (BCC's
+ * Key._fields_), or nil when the key is not a struct */
+static int t_key_fields(lua_State *L)
+{
+	struct ltable *t = check_table(L, 1);
+	const struct bl_type *k = lbpf_key_type(L, t->b, t->map);
+	int n = 0;
+
+	if (k->kind != BL_STRUCT)
+		return 0;
+	lua_createtable(L, (int)k->nfields, 0);
+	for (size_t i = 0; i < k->nfields; i++)
+		if (strncmp(k->fields[i].name, "__pad", 5)) {
+			lua_pushstring(L, k->fields[i].name);
+			lua_rawseti(L, -2, ++n);
+		}
+	return 1;
 }
 
 /* #t: how many entries the table holds now (BCC's len(table)). */
@@ -359,6 +412,7 @@ static const luaL_Reg table_methods[] = {
 	{ "keys", t_keys },
 	{ "clear", t_clear },
 	{ "walk", t_walk },
+	{ "key_fields", t_key_fields },
 	{ "name", t_name },
 	{ "info", t_info },
 	{ "open_perf_buffer", bl_lua_open_perf_buffer },

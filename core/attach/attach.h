@@ -15,6 +15,8 @@ struct bl_attach_spec {
 	int retprobe;
 	uint32_t ev_type, ev_config;
 	uint64_t sample_freq, sample_period;
+	uint32_t ref_ctr_offset; /* uprobe: file offset of a USDT semaphore, or 0 */
+	const char *desc;        /* uprobe: what to call it, instead of path:sym */
 };
 
 struct bl_link {
@@ -24,6 +26,7 @@ struct bl_link {
 	int *bpf_links; /* per fd: the BPF link that runs the program on it, or -1 */
 	char ev_name[128]; /* legacy uprobe/kprobe event to remove on detach */
 	char desc[256];    /* what it is attached to, for messages and listings */
+	char key[320];     /* uprobe: "p|r:path:0xoffset:pid", for detach_uprobe */
 };
 
 struct bl_provider {
@@ -62,5 +65,8 @@ void bl_close_fds(struct bl_link *link);
 int bl_link_alloc(struct bl_link *link, int n);
 /* Makes fd the link's one fd; on failure closes it and returns -ENOMEM. */
 int bl_link_set_fd(struct bl_link *link, int fd);
+
+/* uprobe.c: the binary and file offset a uprobe spec names, and its key */
+int bl_uprobe_key(const struct bl_attach_spec *spec, char *key, size_t len);
 
 #endif

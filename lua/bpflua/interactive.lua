@@ -267,6 +267,7 @@ local function add_keys(out, t, prefix, sep, word)
   if type(t) == "table" then walk(t) end
   local mt = getmetatable(t)
   if mt and type(mt.__index) == "table" then walk(mt.__index) end
+  if mt and type(mt.__methods) == "table" then walk(mt.__methods) end -- BPF objects
 end
 
 -- Completions for word (the text under the cursor): probe specs from

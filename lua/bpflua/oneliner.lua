@@ -215,6 +215,7 @@ local KINDS = {
     end,
   },
 }
+KINDS.usdt = require("bpflua.usdt").kind -- usdt:PATH:[PROVIDER:]NAME (U:), lua/bpflua/usdt.lua
 
 -- spec prefix, long or short -> kind name
 local PREFIXES = {}

@@ -31,7 +31,7 @@ end
 
 function M.is_bpf_object(v)
   local mt = type(v) == "userdata" and getmetatable(v)
-  return mt and mt.__index == BPF.methods or false
+  return mt and mt.__methods == BPF.methods or false
 end
 
 local function quote(s)
