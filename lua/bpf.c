@@ -525,6 +525,7 @@ static int module_call(lua_State *L)
 static const luaL_Reg *const libraries[] = {
 	module_funcs, bl_lua_host_funcs, bl_lua_cache_funcs, bl_lua_symbols_funcs, bl_lua_inet_funcs,
 	bl_lua_text_funcs,
+	bl_lua_httpd_funcs, bl_lua_pprof_funcs, bl_lua_agent_funcs, /* the agent's */
 };
 
 int luaopen_bpf(lua_State *L)
