@@ -19,6 +19,8 @@ local function number(v)
   if v == math.huge then return "+Inf" end
   if v == -math.huge then return "-Inf" end
   if v == math.floor(v) and math.abs(v) < 2 ^ 53 then return string.format("%d", math.floor(v)) end
+  local short = string.format("%.15g", v)
+  if tonumber(short) == v then return short end
   return string.format("%.17g", v)
 end
 
