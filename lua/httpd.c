@@ -44,6 +44,7 @@ struct httpd {
 	unsigned long next_id;
 	struct req *reqs; /* every request not yet completed */
 	int port;
+	int closing; /* answer at once: nobody will poll for requests again */
 };
 
 static void unlink_req(struct httpd *h, struct req *r)
@@ -91,6 +92,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->resp = NULL;
 		return ok;
 	}
+	if (h->closing) {
+		struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+		enum MHD_Result ok = resp ? MHD_queue_response(conn, MHD_HTTP_SERVICE_UNAVAILABLE, resp) : MHD_NO;
+
+		if (resp)
+			MHD_destroy_response(resp);
+		return ok;
+	}
 	MHD_suspend_connection(conn);
 	return MHD_YES;
 }
@@ -115,7 +124,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static void httpd_close(struct httpd *h)
 {
 	if (h->d) {
-		/* a suspended connection must be resumed before the daemon stops */
+		h->closing = 1;
+		/* a suspended connection must be resumed before the daemon stops;
+		 * requests arriving from now on are answered at once */
 		for (struct req *r = h->reqs; r; r = r->next)
 			if (!r->answered) {
 				r->answered = 1;
@@ -123,6 +134,13 @@ static void httpd_close(struct httpd *h)
 				r->resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
 				MHD_resume_connection(r->conn);
 			}
+		/* a resume takes effect in a later run of the loop, not at once */
+		for (int i = 0; i < 3; i++) {
+			struct pollfd p = { .fd = h->epfd, .events = POLLIN };
+
+			MHD_run(h->d);
+			poll(&p, 1, 1);
+		}
 		MHD_run(h->d);
 		MHD_stop_daemon(h->d); /* closes the listening socket too */
 		h->d = NULL;

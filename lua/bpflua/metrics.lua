@@ -77,7 +77,9 @@ function Family:get(values)
   for i = 1, #self.labels do
     local v = values[i]
     if v == nil then error(string.format("metric %s: no value for label %s", self.name, self.labels[i]), 3) end
-    parts[i] = tostring(v)
+    -- label values come from the traced processes (command names...):
+    -- untrusted bytes, made valid UTF-8 with escapes as every exporter needs
+    parts[i] = BPF.printable(tostring(v))
   end
   local key = table.concat(parts, "\0")
   local s = self.series[key]
@@ -147,7 +149,7 @@ end
 -- Removes the series whose label values match (a gauge whose source left).
 function Family:remove(values)
   local parts = {}
-  for i = 1, #self.labels do parts[i] = tostring(values[i]) end
+  for i = 1, #self.labels do parts[i] = BPF.printable(tostring(values[i])) end
   local key = table.concat(parts, "\0")
   if self.series[key] then
     self.series[key] = nil
