@@ -25,8 +25,14 @@ cd "$(dirname "$0")"
 #   python3-grpcio a gRPC server and client for the http tracer's test (test only)
 #   openssl        a throwaway certificate for the HTTPS test (test only)
 #   xz-utils       makes a kheaders.tar.xz for the header-tree unit test (test only)
-RUN_PKGS="libbpfcc-dev liblua5.4-dev libelf-dev libjson-c-dev libedit-dev nettle-dev libarchive-dev zlib1g-dev linux-headers-amd64 cmake gcc make pkg-config libc6-dev"
-TEST_PKGS="libcmocka-dev util-linux procps python3 python3-grpcio openssl xz-utils"
+#   libmicrohttpd-dev  the agent's HTTP server (/metrics, /debug/pprof)
+#   libprotobuf-c-dev protobuf-c-compiler golang-github-google-pprof-dev  pprof profiles:
+#                  protobuf-c code generated at build time from google/pprof's profile.proto
+#   prometheus     a real Prometheus scraping the agent, and promtool (test only)
+#   golang-go      go tool pprof reads the agent's profiles (test only)
+#   curl           fetches the agent's endpoints in its tests (test only)
+RUN_PKGS="libbpfcc-dev liblua5.4-dev libelf-dev libjson-c-dev libedit-dev nettle-dev libarchive-dev zlib1g-dev linux-headers-amd64 cmake gcc make pkg-config libc6-dev libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler golang-github-google-pprof-dev"
+TEST_PKGS="libcmocka-dev util-linux procps python3 python3-grpcio openssl xz-utils prometheus golang-go curl"
 #   qemu-system-x86 debootstrap  boot the kernel matrix's guests and build their root (vm only)
 VM_PKGS="qemu-system-x86 debootstrap e2fsprogs"
 

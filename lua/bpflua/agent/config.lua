@@ -4,11 +4,9 @@
 local M = {}
 
 local function int(min, max)
+  local want = max and string.format("an integer from %d to %d", min, max) or string.format("an integer of at least %d", min)
   return function(v)
-    if math.type(v) ~= "integer" then return nil, "an integer" end
-    if (min and v < min) or (max and v > max) then
-      return nil, max and string.format("an integer from %d to %d", min, max) or string.format("an integer of at least %d", min)
-    end
+    if math.type(v) ~= "integer" or v < min or (max and v > max) then return nil, want end
     return v
   end
 end
