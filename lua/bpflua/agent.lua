@@ -131,8 +131,8 @@ function Agent:collect()
   for _, s in ipairs(self.sources) do
     s.src.collect()
     local lost = s.src.lost()
-    local grew = self.lost_deltas:grow(s.name .. "#" .. self.generation, lost)
-    if grew > 0 then self.lost:add({ s.name }, grew) end
+    -- every tracer has its series, zero until it loses something
+    self.lost:add({ s.name }, self.lost_deltas:grow(s.name .. "#" .. self.generation, lost))
   end
   self.self_metrics()
   return self.reg:collect()

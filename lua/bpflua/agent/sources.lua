@@ -181,11 +181,14 @@ local function udp(reg, cfg)
     poll = noop, lost = function() return 0 end, close = function() st.b:cleanup() end,
     collect = function()
       for k, v in st.stats:items() do
+        -- network.port: datagrams to or from that remote port
+        if cfg.network.port and not (k.family ~= 0 and k.port == cfg.network.port) then goto next end
         local key = table.concat({ k.pid, k.comm, k.dir, k.family, BPF.printable(tostring(k.addr)), k.port }, "\0")
         local dir = k.dir == 0 and "sent" or "received"
         local dd, db = d:grow(key .. "d", v.datagrams), d:grow(key .. "b", v.bytes)
         if dd > 0 then datagrams:add({ k.comm, dir }, dd) end
         if db > 0 then bytes:add({ k.comm, dir }, db) end
+        ::next::
       end
     end,
   }
