@@ -171,9 +171,11 @@ function Agent:reload()
   self.generation = self.generation + 1
   local started, err = pcall(self.start_sources, self, cfg)
   if not started then
-    self:note("SIGHUP: " .. tostring(err) .. "; the old config runs again")
     self.generation = self.generation + 1
-    self.sources = self:start_sources(self.cfg)
+    local again, err2 = pcall(self.start_sources, self, self.cfg)
+    self.sources = again and err2 or {}
+    self:note("SIGHUP: " .. tostring(err) .. (again and "; the old config runs again"
+      or ("; the old config cannot start either (" .. tostring(err2) .. "): nothing is traced until the next SIGHUP")))
     return
   end
   self.sources = err

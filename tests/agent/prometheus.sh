@@ -7,6 +7,7 @@
 #     and its 17 failed openat calls by errno
 #   - N HTTP requests answered 200 and N answered 404, server and client
 #     side, their TCP sessions, and UDP datagrams and bytes sent
+#   - the bytes a process malloc'd and kept (tests/agent/leaker.c)
 #   - the same counters after SIGHUP reloads the config: nothing is lost
 # and promtool check metrics passes on /metrics.
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,6 +23,11 @@ free_port() {
 wl=$tmp/blagent_wl
 cp "$BPFLUA_WORKLOAD" "$wl"
 hport=$(free_port)
+# the memory tracer's target, which must exist before the agent starts
+leak=$tmp/blagent_leak
+cp "$BPFLUA_LEAKER" "$leak"
+"$leak" 123 4567 "$tmp/leak.gate" >"$tmp/leak.out" &
+wait_for "$tmp/leak.out" "^[0-9]" || bad "the leaker never started"
 write_config() { # $1: sample_rate (changed on reload)
 	cat >"$tmp/agent.lua" <<EOF
 -- the agent's test config
@@ -31,6 +37,8 @@ return {
   syscalls = { comm = "blagent_wl" },
   network = { port = $hport, tls = false },
   exporters = { "$here/getppid_exporter.lua", "runq_latency" },
+  enable_memory_tracing = true,
+  memory = { comm = "blagent_leak" },
 }
 EOF
 }
@@ -90,6 +98,8 @@ N=4321
 "$wl" openfail 17 >/dev/null
 $PY "$tools/net_workload.py" http $hport 6 >"$tmp/http.truth" || bad "HTTP workload"
 $PY "$tools/net_workload.py" udp $hport 321 123 >"$tmp/udp.truth" || bad "UDP workload"
+touch "$tmp/leak.gate"
+wait_for "$tmp/leak.out" leaked || bad "the leaker did not leak"
 
 expect_value 'bpflua_syscalls_total{syscall="getppid"}' $N
 expect_value 'bpflua_test_getppid_total{comm="blagent_wl"}' $N
@@ -111,6 +121,9 @@ expect_value 'sum(bpflua_tcp_sessions_total)' 24
 expect_value 'bpflua_udp_datagrams_total{comm="python3",direction="sent"}' 321
 expect_value 'bpflua_udp_bytes_total{comm="python3",direction="sent"}' $((321 * 123))
 expect_value 'bpflua_events_lost_total{tracer="http"}' 0
+# 123 blocks of 4567 bytes, malloc'd and kept
+expect_value 'bpflua_memory_outstanding_bytes{comm="blagent_leak"}' $((123 * 4567))
+expect_value 'bpflua_memory_allocations_total{comm="blagent_leak"}' 123
 check "a run-queue latency histogram" [ "$(query 'bpflua_runq_latency_seconds_count > 0')" != none ]
 
 # what Prometheus's own linter says of the agent's output
@@ -146,6 +159,7 @@ check "the refusal names the key and file:line" grep -q "agent.lua:1: key 'sampl
 "$wl" getppid 10 >/dev/null
 expect_value 'bpflua_syscalls_total{syscall="getppid"}' $((N + 1010))
 
+rm -f "$tmp/leak.gate"
 kill -INT $agent
 wait $agent || { bad "the agent did not end cleanly on SIGINT"; tail -20 "$tmp/agent.err"; }
 finish agent_prometheus
