@@ -285,7 +285,10 @@ local function otlp_exporter(endpoint, cfg)
                   resource = { ["service.name"] = cfg.service_name or os.getenv("OTEL_SERVICE_NAME") or "bpflua" } }
 end
 
-function M.main(argv)
+-- argv: the words after `agent`; embed (for Lua callers): exporter = an
+-- object with the OTLP exporter's methods, used instead of --otlp
+function M.main(argv, embed)
+  embed = embed or {}
   local a = parse(argv)
   if not a then
     print(USAGE)
@@ -298,7 +301,7 @@ function M.main(argv)
   if endpoint == "" then endpoint = nil end
   local self = setmetatable({ cfg = cfg, config_path = a.config, listen_arg = a.listen, pending = {},
                               generation = 0, lost_deltas = metrics.deltas() }, Agent)
-  self.exp = endpoint and otlp_exporter(endpoint, cfg)
+  self.exp = embed.exporter or (endpoint and otlp_exporter(endpoint, cfg))
   self.reg = metrics.new{ max_series = cfg.max_series }
   self.lost = self.reg:counter{ name = "bpflua_events_lost_total", labels = { "tracer" },
                                 help = "Events a tracer's buffer could not hold" }
