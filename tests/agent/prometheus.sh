@@ -7,6 +7,7 @@
 #     and its 17 failed openat calls by errno
 #   - N HTTP requests answered 200 and N answered 404, server and client
 #     side, their TCP sessions, and UDP datagrams and bytes sent
+#   - 4 + 4 gRPC calls by service, method and grpc-status, on both sides
 #   - the bytes a process malloc'd and kept (tests/agent/leaker.c)
 #   - the same counters after SIGHUP reloads the config: nothing is lost
 # and promtool check metrics passes on /metrics.
@@ -116,6 +117,12 @@ done
 expect_value 'sum(http_server_request_duration_seconds_bucket{le="+Inf"})' 12
 # 2 x 6 connections, each seen closing at both ends
 expect_value 'sum(bpflua_tcp_sessions_total)' 24
+# gRPC: 4 calls answered OK and 4 NOT_FOUND (5), on each side
+$PY "$tools/grpc_pair.py" $hport 4 || bad "gRPC workload"
+for side in server client; do
+	expect_value "rpc_${side}_duration_seconds_count{rpc_service=\"bpflua.Test\",rpc_method=\"Hello\",rpc_grpc_status_code=\"0\"}" 4
+	expect_value "rpc_${side}_duration_seconds_count{rpc_service=\"bpflua.Test\",rpc_method=\"Missing\",rpc_grpc_status_code=\"5\"}" 4
+done
 # 321 datagrams of 123 bytes sent to the port (those received come from
 # the sender's port, which the port filter leaves out)
 expect_value 'bpflua_udp_datagrams_total{comm="python3",direction="sent"}' 321
