@@ -37,7 +37,7 @@ return {
   interval = 2,
   syscalls = { comm = "blagent_wl" },
   network = { port = $hport, tls = false },
-  exporters = { "$here/getppid_exporter.lua", "runq_latency" },
+  exporters = { "$here/getppid_exporter.lua", "runq_latency", "bio_latency" },
   enable_memory_tracing = true,
   memory = { comm = "blagent_leak" },
 }
@@ -131,6 +131,13 @@ expect_value 'bpflua_events_lost_total{tracer="http"}' 0
 # 123 blocks of 4567 bytes, malloc'd and kept
 expect_value 'bpflua_memory_outstanding_bytes{comm="blagent_leak"}' $((123 * 4567))
 expect_value 'bpflua_memory_allocations_total{comm="blagent_leak"}' 123
+# 64 direct, synced 4 KiB writes to a file on a disk (not tmpfs): at least
+# 64 write requests (the file system adds its own)
+disk_dir=/var/tmp
+dd if=/dev/zero of="$disk_dir/blagent.$$" bs=4k count=64 oflag=direct conv=fsync status=none || bad "dd"
+rm -f "$disk_dir/blagent.$$"
+expect_value 'sum(bpflua_bio_latency_seconds_count{operation="write"}) >= bool 64' 1
+expect_value 'sum(bpflua_bio_latency_seconds_bucket{operation="write",le="+Inf"}) == bool sum(bpflua_bio_latency_seconds_count{operation="write"})' 1
 check "a run-queue latency histogram" [ "$(query 'bpflua_runq_latency_seconds_count > 0')" != none ]
 
 # what Prometheus's own linter says of the agent's output
