@@ -35,14 +35,14 @@ M.DECODERS = {
   ksym = function(v) return BPF.ksym(v) end,
   comm = function(v)
     if type(v) == "table" then v = string.char(table.unpack(v)) end
-    return BPF.printable((tostring(v):gsub("%z.*$", "")))
+    return (tostring(v):gsub("%z.*$", "")) -- the registry escapes what is not printable
   end,
   address = function(v)
     local b = bytes(v)
     return BPF.inet_ntop(#b == 4 and 2 or 10, b)
   end,
   int = function(v) return string.format("%d", v) end,
-  string = function(v) return BPF.printable(tostring(v)) end,
+  string = function(v) return tostring(v) end,
 }
 
 local function fail(decl, msg)

@@ -97,6 +97,9 @@ expect_value 'up{job="bpflua"}' 1
 N=4321
 "$wl" getppid $N >/dev/null
 "$wl" openfail 17 >/dev/null
+# a process named ESC ] 0 ; p w n BEL, newline, 0xff 0xfe, X (tests/cli/names.sh):
+# its 5 getppid calls under an escaped, valid UTF-8 label; scrapes still parse
+"$BPFLUA_WORKLOAD" named 1b5d303b70776e070afffe58 5 0.1 >/dev/null
 $PY "$tools/net_workload.py" http $hport 6 >"$tmp/http.truth" || bad "HTTP workload"
 $PY "$tools/net_workload.py" udp $hport 321 123 >"$tmp/udp.truth" || bad "UDP workload"
 touch "$tmp/leak.gate"
@@ -104,6 +107,7 @@ wait_for "$tmp/leak.out" leaked || bad "the leaker did not leak"
 
 expect_value 'bpflua_syscalls_total{syscall="getppid"}' $N
 expect_value 'bpflua_test_getppid_total{comm="blagent_wl"}' $N
+expect_value 'bpflua_test_getppid_total{comm="\\x1b]0;pwn\\x07\\n\\xff\\xfeX"}' 5
 expect_value 'bpflua_syscall_duration_seconds_count{syscall="getppid"}' $N
 expect_value 'bpflua_syscall_duration_seconds_bucket{syscall="getppid",le="+Inf"}' $N
 # the workload's failed openat calls (its loader opens nothing that is missing)
