@@ -47,4 +47,26 @@ time.sleep(10)' $port &
 sleep 0.5
 expect 1 "cannot listen on 127.0.0.1:$port: Address already in use" "$BPFLUA" agent --listen 127.0.0.1:$port
 kill %1
+
+# everything off but one declared exporter, capped at 2 series a family:
+# /metrics still serves, the profile endpoint says why it cannot, and the
+# label sets past the cap are counted; SIGTERM ends the agent cleanly
+cat >"$tmp/agent.lua" <<EOF
+return { enable_cpu_profiling = false, enable_network_tracing = false, enable_syscall_tracing = false,
+  max_series = 2, exporters = { "$here/getppid_exporter.lua" } }
+EOF
+"$BPFLUA" agent --config "$tmp/agent.lua" --listen 127.0.0.1:$port 2>"$tmp/agent.err" &
+agent=$!
+wait_for "$tmp/agent.err" "serving http" || bad "the agent never started"
+for name in 626c615f6f6e65 626c615f74776f 626c615f746872; do # bla_one, bla_two, bla_thr
+	"$BPFLUA_WORKLOAD" named $name 3 0 >/dev/null
+done
+curl -s "http://127.0.0.1:$port/metrics" >"$tmp/m.txt"
+check "2 series of bpflua_test_getppid_total" [ "$(grep -c '^bpflua_test_getppid_total{' "$tmp/m.txt")" = 2 ]
+check "label sets past the cap counted" grep -Eq '^bpflua_series_dropped_total[{]family="bpflua_test_getppid_total"[}] [1-9]' "$tmp/m.txt"
+check "promtool check metrics" promtool check metrics <"$tmp/m.txt"
+expect 0 "^503 " curl -s -o "$tmp/body" -w "%{http_code} " "http://127.0.0.1:$port/debug/pprof/profile?seconds=1"
+check "the 503 says why" grep -q "enable_cpu_profiling = false" "$tmp/body"
+kill -TERM $agent
+wait $agent || bad "SIGTERM: the agent did not end cleanly"
 finish agent_config
