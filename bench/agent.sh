@@ -7,6 +7,7 @@
 # Run as root, on a quiet host: bench/agent.sh
 #   AGENT_RATE=500 AGENT_SECONDS=60   the steady load and how long it lasts
 #   AGENT_SCRAPE=15                   seconds between /metrics scrapes
+#   AGENT_FLOOD=10                    seconds of each maximum-throughput run
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -17,6 +18,7 @@ PY=/usr/bin/python3
 rate=${AGENT_RATE:-500}
 secs=${AGENT_SECONDS:-60}
 scrape=${AGENT_SCRAPE:-15}
+flood=${AGENT_FLOOD:-10}
 . "$root/bench/lib.sh"
 export BPFLUA_CACHE_DIR=$tmp/cache
 port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -36,7 +38,7 @@ ticks() { # utime + stime of PID, in clock ticks
 
 # --- without the agent ------------------------------------------------
 read -r b_sent b_done b_err b_p50 b_p99 < <(load steady "$port" "$rate" "$secs")
-b_flood=$(load flood "$port" 10)
+b_flood=$(load flood "$port" "$flood")
 
 # --- with the agent: all four tracers ----------------------------------
 cat >"$tmp/agent.lua" <<EOF2
@@ -60,7 +62,7 @@ pids="$pids $scraper"
 read -r a_sent a_done a_err a_p50 a_p99 < <(load steady "$port" "$rate" "$secs")
 t1=$(ticks $agent)
 kill "$scraper" 2>/dev/null || true
-a_flood=$(load flood "$port" 10)
+a_flood=$(load flood "$port" "$flood")
 hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$agent/status")
 rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$agent/status")
 curl -s "http://127.0.0.1:$aport/metrics" >"$tmp/metrics.txt"
@@ -74,7 +76,7 @@ echo "| | without agent | with agent |"
 echo "|---|---|---|"
 echo "| steady load: requests sent / answered / errors | $b_sent / $b_done / $b_err | $a_sent / $a_done / $a_err |"
 echo "| latency p50 / p99 (ms) | $b_p50 / $b_p99 | $a_p50 / $a_p99 |"
-echo "| maximum throughput (req/s, 10 s) | $b_flood | $a_flood |"
+echo "| maximum throughput (req/s, $flood s) | $b_flood | $a_flood |"
 echo "| agent CPU, share of one core ($rate req/s for $secs s, /metrics every $scrape s) | | $cpu_pct % |"
 echo "| agent RSS now / peak (MB) | | $((rss / 1024)) / $((hwm / 1024)) |"
 echo "| requests the agent counted (steady + flood) | | $served |"
