@@ -279,7 +279,7 @@ local function otlp_exporter(endpoint, cfg)
   local ok, mod = pcall(require, "bpflua.otlp")
   if not ok then
     error(BPF.error("missing", "--otlp " .. endpoint .. ": this bpflua has no OTLP exporter (lua/bpflua/otlp.lua): "
-      .. tostring(mod):gsub("\n.*", "")), 0)
+      .. (tostring(mod):match("^[^\n]*"):gsub(":%s*$", ""))), 0)
   end
   return mod.new{ endpoint = endpoint, service_name = cfg.service_name or os.getenv("OTEL_SERVICE_NAME") or "bpflua",
                   resource = { ["service.name"] = cfg.service_name or os.getenv("OTEL_SERVICE_NAME") or "bpflua" } }
