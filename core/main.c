@@ -36,6 +36,7 @@ static const char usage[] =
 	"       bpflua list                             list the tracers with a line each\n"
 	"       bpflua doctor [--json]                  what this host can and cannot trace\n"
 	"       bpflua cache list|clear                 the compiled-program cache\n"
+	"       bpflua agent [--config FILE.lua] [--listen ADDR:PORT]   tracers exported to Prometheus, pprof, OTLP\n"
 	"       bpflua --help | --version\n";
 
 /* Error objects (lua/errors.c) are user-facing errors: no traceback, and
@@ -272,7 +273,7 @@ int main(int argc, char **argv)
 	push_args(L, argv, argc, i);
 	lua_setglobal(L, "arg");
 	if (!strcmp(argv[i], "run") || !strcmp(argv[i], "list") || !strcmp(argv[i], "doctor") ||
-	    !strcmp(argv[i], "cache")) {
+	    !strcmp(argv[i], "cache") || !strcmp(argv[i], "agent")) {
 		lua_pushcfunction(L, cli_main);
 		lua_newtable(L);
 		for (int k = i; k < argc; k++) {

@@ -736,6 +736,7 @@ static const luaL_Reg *const libraries[] = {
 	bl_lua_text_funcs,
 	bl_lua_http_client_funcs,
 	bl_lua_trace_funcs,
+	bl_lua_httpd_funcs, bl_lua_pprof_funcs, bl_lua_agent_funcs, /* the agent's */
 };
 
 int luaopen_bpf(lua_State *L)

@@ -159,6 +159,12 @@ extern const luaL_Reg bl_lua_symbols_funcs[];
 /* http_client.c: BPF.http_client (libcurl, for OTLP), BPF.realtime_ns */
 extern const luaL_Reg bl_lua_http_client_funcs[];
 
+/* the agent's: httpd.c (BPF.httpd, libmicrohttpd), pprof.c (BPF.pprof_encode),
+ * agent.c (BPF.reload_on_hup, hup, realtime_ns) */
+extern const luaL_Reg bl_lua_httpd_funcs[];
+extern const luaL_Reg bl_lua_pprof_funcs[];
+extern const luaL_Reg bl_lua_agent_funcs[];
+
 /* outfile.c: BPF.open_output, the -o file */
 void bl_lua_outfile_open(lua_State *L);
 

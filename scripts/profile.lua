@@ -111,13 +111,13 @@ return {
     { "T", "top", type = "int", default = 20, min = 0, help = "text format: show the top N functions (0: all)" },
     { nil, "stack-storage", type = "int", default = 8192, min = 16,
       help = "stack ids each of the two stack maps holds (about 1 KB of kernel memory each)" },
-    { nil, "format", type = "choice", choices = { "text", "json", "folded", "svg" }, default = "text",
-      help = "top functions (text), stacks (json), folded stacks, or a flame graph (svg)" },
+    { nil, "format", type = "choice", choices = { "text", "json", "folded", "svg", "pprof" }, default = "text",
+      help = "top functions (text), stacks (json), folded stacks, a flame graph (svg) or gzipped pprof protobuf" },
   },
 
   check = function(opts)
     if opts.user_only and opts.kernel_only then return "-U and -K exclude each other" end
-    if opts.interval and (opts.format == "svg" or opts.format == "folded") then
+    if opts.interval and (opts.format == "svg" or opts.format == "folded" or opts.format == "pprof") then
       return "-i works with text and json output; a flame graph covers the whole run"
     end
     if opts.frequency > 100000 then return "-F: at most 100000 Hz" end
@@ -136,7 +136,8 @@ return {
     return { b = b, total = b:get_table("total"), active = b:get_table("active"), half = 0, agg = {},
              halves = { { counts = b:get_table("counts0"), stacks = b:get_table("stacks0") },
                         { counts = b:get_table("counts1"), stacks = b:get_table("stacks1") } },
-             by_pid = opts.format == "json", last_resolve = BPF.monotonic(), kernel_only = opts.kernel_only }
+             by_pid = opts.format == "json", last_resolve = BPF.monotonic(), kernel_only = opts.kernel_only,
+             start_ns = BPF.realtime_ns() }
   end,
 
   poll = stacks.poll_resolving(DRAIN_EVERY, drain),
@@ -155,7 +156,10 @@ return {
   report = function(st, opts, final)
     local stacks = collect(st)
     local out = opts.out
-    if opts.format == "folded" or opts.format == "svg" then
+    if opts.format == "pprof" then
+      out:write(require("bpflua.pprof").encode(stacks, { frequency = opts.frequency, time_ns = st.start_ns,
+                                                         duration_ns = BPF.realtime_ns() - st.start_ns }))
+    elseif opts.format == "folded" or opts.format == "svg" then
       local list = {}
       for _, s in ipairs(stacks) do list[#list + 1] = { frames = root_first(s), count = s.count } end
       if opts.format == "folded" then

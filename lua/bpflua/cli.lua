@@ -61,6 +61,7 @@ function M.main(argv)
   if cmd == "run" then return run(argv) end
   if cmd == "list" then return list() end
   if cmd == "cache" then return cache(argv) end
+  if cmd == "agent" then return require("bpflua.agent").main({ table.unpack(argv, 2) }) end
   if cmd == "doctor" then return require("bpflua.doctor").main({ table.unpack(argv, 2) }) end
   error(BPF.error("usage", "unknown command " .. tostring(cmd)))
 end
