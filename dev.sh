@@ -26,7 +26,7 @@ cd "$(dirname "$0")"
 #   openssl        a throwaway certificate for the HTTPS test (test only)
 #   xz-utils       makes a kheaders.tar.xz for the header-tree unit test (test only)
 RUN_PKGS="libbpfcc-dev liblua5.4-dev libelf-dev libjson-c-dev libedit-dev nettle-dev libarchive-dev zlib1g-dev linux-headers-amd64 cmake gcc make pkg-config libc6-dev"
-TEST_PKGS="libcmocka-dev util-linux procps python3 python3-grpcio openssl xz-utils"
+TEST_PKGS="libcmocka-dev util-linux procps python3 python3-grpcio openssl xz-utils strace bpftrace"
 #   qemu-system-x86 debootstrap  boot the kernel matrix's guests and build their root (vm only)
 VM_PKGS="qemu-system-x86 debootstrap e2fsprogs"
 

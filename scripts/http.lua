@@ -51,7 +51,7 @@ return {
     local stats = http.stats()
     local conns = http.conns(stats)
     local st = net.stream("HTTP on sockets", "http", { TLS = not opts.no_tls },
-                          { filter_pid = opts.pid, exclude_pid = BPF.getpid() }, opts, COLS, function(st, e)
+                          probe.who(opts), opts, COLS, function(st, e)
       if e.dir == C.BL_DIR_CLOSED then
         st.conns:close(e.sk)
         return

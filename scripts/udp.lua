@@ -19,7 +19,7 @@ return {
 
   init = function(opts)
     net.need("UDP traffic", { "sock:sock_send_length", "sock:sock_recv_length" })
-    local b = probe.load("udp", {}, { filter_pid = opts.pid, exclude_pid = BPF.getpid() })
+    local b = probe.load("udp", {}, probe.who(opts))
     opts.out:note("Tracing UDP datagrams... Ctrl-C to end.")
     return { b = b, stats = b:get_table("stats") }
   end,

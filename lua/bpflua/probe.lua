@@ -62,12 +62,117 @@ function M.load(name, defs, config)
   end
   table.sort(cflags)
   local b = BPF{ text = M.text(name), cflags = cflags }
-  if config then
-    -- fields left out are zero (config.h has the layout)
-    b:get_table("config"):set(0, { ready = 1, filter_pid = config.filter_pid, exclude_pid = config.exclude_pid,
-                                   max_events = config.max_events or (1 << 62) })
-  end
+  if config then M.configure(b, config) end
   return b
+end
+
+-- the pids whose parent is in `set`, repeatedly: a process's live descendants
+local function descendants(set)
+  local parent = {}
+  for _, d in ipairs(BPF.listdir("/proc") or {}) do
+    local pid = math.tointeger(tonumber(d))
+    local f = pid and io.open("/proc/" .. d .. "/stat", "r")
+    if f then
+      local stat = f:read("a") or ""
+      f:close()
+      local ppid = math.tointeger(tonumber(stat:match("%) %a (%d+)")))
+      if ppid then parent[pid] = ppid end
+    end
+  end
+  local grew = true
+  while grew do
+    grew = false
+    for pid, ppid in pairs(parent) do
+      if set[ppid] and not set[pid] then
+        set[pid], grew = true, true
+      end
+    end
+  end
+  return set
+end
+
+-- the pids in a cgroup directory and the ones below it
+local function cgroup_pids(dir, set)
+  local f = io.open(dir .. "/cgroup.procs", "r")
+  if f then
+    for line in f:lines() do
+      local pid = math.tointeger(tonumber(line))
+      if pid then set[pid] = true end
+    end
+    f:close()
+  end
+  for _, d in ipairs(BPF.listdir(dir) or {}) do
+    local sub = dir .. "/" .. d
+    local t = io.open(sub .. "/cgroup.procs", "r")
+    if t then
+      t:close()
+      cgroup_pids(sub, set)
+    end
+  end
+  return set
+end
+
+-- Sets a loaded snippet's config (config.h): { filter_pid, exclude_pid,
+-- max_events, children, cgroup = { id, level, path } }. Following children
+-- (or a cgroup's processes where an event is seen outside them) attaches
+-- the fork and exit tracepoints and starts from the processes already
+-- there. Fields left out are zero.
+function M.configure(b, config)
+  local follow = (config.children and config.filter_pid) or config.cgroup
+  if follow then
+    local known = {}
+    if config.children and config.filter_pid then known = descendants({ [config.filter_pid] = true }) end
+    if config.cgroup then cgroup_pids(config.cgroup.path, known) end
+    local tgids = b:get_table("bl_tgids")
+    for pid in pairs(known) do
+      if pid ~= config.filter_pid then tgids:set(pid, 1) end
+    end
+    b:attach_tracepoint{ tp = "sched:sched_process_fork", fn_name = "bl_follow_fork" }
+    b:attach_tracepoint{ tp = "sched:sched_process_exit", fn_name = "bl_follow_exit" }
+  end
+  b:get_table("config"):set(0, { ready = 1, filter_pid = config.filter_pid, exclude_pid = config.exclude_pid,
+                                 children = (config.children and config.filter_pid) and 1 or 0,
+                                 cgroup_id = config.cgroup and config.cgroup.id or 0,
+                                 cgroup_level = config.cgroup and config.cgroup.level or 0,
+                                 max_events = config.max_events or (1 << 62) })
+end
+
+-- The config a tracer's options ask for: -p/-c (and --children; a -c
+-- command's children always), --cgroup, and the tracer itself left out.
+-- extra: fields of the tracer's own (max_events).
+function M.who(opts, extra)
+  local c = { filter_pid = opts.pid, exclude_pid = BPF.getpid(),
+              children = opts.children or opts.command ~= nil or opts.command_argv ~= nil,
+              cgroup = opts.cgroup_info }
+  for k, v in pairs(extra or {}) do c[k] = v end
+  return c
+end
+
+-- Where a cgroup v2 directory is: { path, id, level }, or nil and why not.
+-- level is its depth below the cgroup2 mount, as
+-- bpf_get_current_ancestor_cgroup_id() counts it.
+function M.cgroup(path)
+  local real = path:gsub("/+$", ""):gsub("//+", "/")
+  if real:sub(1, 1) ~= "/" or ("/" .. real .. "/"):find("/%.%.?/") then
+    return nil, path .. ": give the cgroup's absolute path, without . or .. (e.g. /sys/fs/cgroup/system.slice)"
+  end
+  local ok, id = pcall(BPF.cgroup_id, real)
+  if not ok then return nil, (tostring(id):gsub("^[^:]*:%d+: ", "")) end
+  local mounts = io.open("/proc/self/mounts", "r")
+  local root
+  if mounts then
+    for line in mounts:lines() do
+      local dir, fstype = line:match("^%S+ (%S+) (%S+)")
+      if fstype == "cgroup2" and (real == dir or real:sub(1, #dir + 1) == dir .. "/") then
+        if not root or #dir > #root then root = dir end
+      end
+    end
+    mounts:close()
+  end
+  if not root then return nil, path .. ": give the path under the cgroup2 mount (e.g. /sys/fs/cgroup/...)" end
+  local level = 0
+  for _ in real:sub(#root + 1):gmatch("[^/]+") do level = level + 1 end
+  return { path = real, id = id, level = level }
 end
 
 -- The integer #defines of a shared snippet header (probes/NAME.h), so a

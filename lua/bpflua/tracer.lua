@@ -17,6 +17,10 @@ local COMMON = {
   { "c", "command", type = "string", metavar = "'COMMAND'",
     help = "run COMMAND, trace only it, stop when it exits (also: -- COMMAND ARGS)" },
   { nil, "perf-buffer", type = "flag", help = "stream events through a perf buffer even where ring buffers exist" },
+  { nil, "children", type = "flag",
+    help = "with -p: also every process it starts from now on, and its live descendants (-c always follows them)" },
+  { nil, "cgroup", type = "string", metavar = "PATH",
+    help = "trace only processes in this cgroup v2 directory and the ones below it" },
 }
 
 function M.search_path()
@@ -164,8 +168,9 @@ local function convert(decl, a, flag, v)
   return value
 end
 
--- "-c 'COMMAND'": a plain command is executed directly, so its pid is the
--- one traced; anything with shell syntax goes through /bin/sh.
+-- "-c 'COMMAND'": a plain command is executed directly; anything with shell
+-- syntax goes through /bin/sh. Either way the command and every process it
+-- starts are traced (config.h follows the forks).
 local function command_argv(opts)
   if opts.command_argv then return opts.command_argv end
   local cmd = opts.command
@@ -175,20 +180,21 @@ local function command_argv(opts)
   return argv
 end
 
+-- the program's path, as execvp would find it (nil: none)
 local function executable(name)
   if name:find("/") then
     local f = io.open(name, "r")
     if f then f:close() end
-    return f ~= nil
+    return f and name
   end
   for dir in (os.getenv("PATH") or "/usr/bin:/bin"):gmatch("[^:]+") do
     local f = io.open(dir .. "/" .. name, "r")
     if f then
       f:close()
-      return true
+      return dir .. "/" .. name
     end
   end
-  return false
+  return nil
 end
 
 -- opts before argv is read: defaults, and false for each flag
@@ -207,10 +213,19 @@ local function check_target(decl, opts)
   if opts.command and opts.command_argv then usage_error(decl, "give either -c COMMAND or -- COMMAND, not both") end
   if opts.pid and (opts.command or opts.command_argv) then usage_error(decl, "-p and -c exclude each other") end
   if opts.pid and not M.alive(opts.pid) then usage_error(decl, string.format("-p %d: no such process", opts.pid)) end
+  if opts.children and not (opts.pid or opts.command or opts.command_argv) then
+    usage_error(decl, "--children follows the processes -p PID starts; give -p PID (a -c command's are always followed)")
+  end
+  if opts.cgroup then
+    local cg, err = require("bpflua.probe").cgroup(opts.cgroup)
+    if not cg then usage_error(decl, "--cgroup " .. err) end
+    opts.cgroup_info = cg
+  end
   if opts.command or opts.command_argv then
     opts.command_argv = command_argv(opts)
     if #opts.command_argv == 0 then usage_error(decl, opts.command and "-c needs a command" or "-- needs a command after it") end
-    if not executable(opts.command_argv[1]) then
+    opts.command_path = executable(opts.command_argv[1])
+    if not opts.command_path then
       usage_error(decl, "cannot run the command: no such program '" .. opts.command_argv[1] .. "'")
     end
   end
@@ -315,7 +330,7 @@ function M.run(decl, opts)
   local child
   local ok, err = pcall(function()
     if opts.command or opts.command_argv then
-      child = BPF.spawn(opts.command_argv)
+      child = BPF.spawn(opts.command_argv, opts.command_path)
       opts.pid = child:pid()
     end
     local st = decl.init(opts) or {}
