@@ -218,7 +218,7 @@ static int l_cgroup_id(lua_State *L)
 	if (statfs(path, &fs))
 		return luaL_error(L, "%s: %s", path, strerror(errno));
 	if (fs.f_type != 0x63677270) /* CGROUP2_SUPER_MAGIC */
-		return luaL_error(L, "%s is not a cgroup v2 directory (under /sys/fs/cgroup)", path);
+		return luaL_error(L, "%s is not a cgroup v2 directory", path);
 	if (name_to_handle_at(AT_FDCWD, path, &h.fh, &mount_id, 0))
 		return luaL_error(L, "%s: %s", path, strerror(errno));
 	if (h.fh.handle_bytes != sizeof(h.id))

@@ -29,15 +29,20 @@ function M.text(name)
   local path = probes_dir() .. "/" .. name .. ".c"
   local src, err = read(path)
   if not src then error("no probe snippet " .. name .. ": " .. err, 2) end
-  local out, n = { string.format('#line 1 "probes/%s.c"', name) }, 0
+  return M.expand(src, "probes/" .. name .. ".c")
+end
+
+-- The same for any C text (a generated one-liner: file nil, no #line).
+function M.expand(src, file)
+  local out, n = { file and string.format('#line 1 "%s"', file) }, 0
   for line in (src .. (src:sub(-1) == "\n" and "" or "\n")):gmatch("(.-)\n") do
     n = n + 1
     local header = line:match('^#include "([%w_]+%.h)"')
     local text = header and read(probes_dir() .. "/" .. header)
     if text then
-      out[#out + 1] = string.format('#line 1 "probes/%s"', header)
+      if file then out[#out + 1] = string.format('#line 1 "probes/%s"', header) end
       out[#out + 1] = text
-      out[#out + 1] = string.format('#line %d "probes/%s.c"', n + 1, name)
+      if file then out[#out + 1] = string.format('#line %d "%s"', n + 1, file) end
     else
       out[#out + 1] = line
     end
@@ -149,30 +154,8 @@ function M.who(opts, extra)
 end
 
 -- Where a cgroup v2 directory is: { path, id, level }, or nil and why not.
--- level is its depth below the cgroup2 mount, as
--- bpf_get_current_ancestor_cgroup_id() counts it.
 function M.cgroup(path)
-  local real = path:gsub("/+$", ""):gsub("//+", "/")
-  if real:sub(1, 1) ~= "/" or ("/" .. real .. "/"):find("/%.%.?/") then
-    return nil, path .. ": give the cgroup's absolute path, without . or .. (e.g. /sys/fs/cgroup/system.slice)"
-  end
-  local ok, id = pcall(BPF.cgroup_id, real)
-  if not ok then return nil, (tostring(id):gsub("^[^:]*:%d+: ", "")) end
-  local mounts = io.open("/proc/self/mounts", "r")
-  local root
-  if mounts then
-    for line in mounts:lines() do
-      local dir, fstype = line:match("^%S+ (%S+) (%S+)")
-      if fstype == "cgroup2" and (real == dir or real:sub(1, #dir + 1) == dir .. "/") then
-        if not root or #dir > #root then root = dir end
-      end
-    end
-    mounts:close()
-  end
-  if not root then return nil, path .. ": give the path under the cgroup2 mount (e.g. /sys/fs/cgroup/...)" end
-  local level = 0
-  for _ in real:sub(#root + 1):gmatch("[^/]+") do level = level + 1 end
-  return { path = real, id = id, level = level }
+  return require("bpflua.cgroups").lookup(path)
 end
 
 -- The integer #defines of a shared snippet header (probes/NAME.h), so a

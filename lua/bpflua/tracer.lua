@@ -15,10 +15,10 @@ local COMMON = {
     help = "output format: text or json (one object per line)" },
   { "o", "output", type = "string", help = "write the report to FILE instead of stdout" },
   { "c", "command", type = "string", metavar = "'COMMAND'",
-    help = "run COMMAND, trace only it, stop when it exits (also: -- COMMAND ARGS)" },
+    help = "run COMMAND, trace it and every process it starts, stop when it exits (also: -- COMMAND ARGS)" },
   { nil, "perf-buffer", type = "flag", help = "stream events through a perf buffer even where ring buffers exist" },
   { nil, "children", type = "flag",
-    help = "with -p: also every process it starts from now on, and its live descendants (-c always follows them)" },
+    help = "with -p: also its live descendants and every process they start (-c always follows them)" },
   { nil, "cgroup", type = "string", metavar = "PATH",
     help = "trace only processes in this cgroup v2 directory and the ones below it" },
 }
@@ -224,8 +224,7 @@ local function check_target(decl, opts)
   if opts.command or opts.command_argv then
     opts.command_argv = command_argv(opts)
     if #opts.command_argv == 0 then usage_error(decl, opts.command and "-c needs a command" or "-- needs a command after it") end
-    opts.command_path = executable(opts.command_argv[1])
-    if not opts.command_path then
+    if not executable(opts.command_argv[1]) then
       usage_error(decl, "cannot run the command: no such program '" .. opts.command_argv[1] .. "'")
     end
   end
@@ -330,7 +329,7 @@ function M.run(decl, opts)
   local child
   local ok, err = pcall(function()
     if opts.command or opts.command_argv then
-      child = BPF.spawn(opts.command_argv, opts.command_path)
+      child = BPF.spawn(opts.command_argv, executable(opts.command_argv[1]))
       opts.pid = child:pid()
     end
     local st = decl.init(opts) or {}

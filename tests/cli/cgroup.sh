@@ -1,0 +1,96 @@
+#!/bin/bash
+# --cgroup PATH and the cgroup/container keys, on cgroups this test makes
+# under the cgroup2 mount: P, a container's scope C in it (named as docker's
+# systemd driver names one), and C/init below that. Four processes call
+# getppid, waiting at a gate until every tracer is attached: 777 times in
+# P, 300 in C, 200 in C/init, 555 outside. A cgroup counts its own and
+# those below it, exactly; a one-liner keyed by container merges C and
+# C/init into one row, its count, sum and average combined.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+W="$tmp/blcg$$"
+cp "$BPFLUA_WORKLOAD" "$W"
+NAME=$(basename "$W")
+root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+[ -n "$root" ] || { echo "no cgroup2 mount"; exit 1; }
+hex=$(printf '%s' "$$-bpflua-cgroup-test" | sha256sum | cut -c1-64)
+P="$root/bpflua-test-$$"
+C="$P/docker-$hex.scope"
+cleanup() {
+	kill $(jobs -p) 2>/dev/null
+	wait 2>/dev/null
+	for d in "$C/init" "$C" "$P"; do [ -d "$d" ] && rmdir "$d"; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+mkdir "$P" "$C" "$C/init"
+
+# start NAME CGROUP N: a shell that moves into CGROUP (none: stays here) and
+# runs the workload, which waits for the gate; the shell stays its parent
+start() {
+	local into=""
+	[ -n "$2" ] && into="echo \$\$ >'$2/cgroup.procs' && "
+	sh -c "$into\"$W\" getppid $3 '$tmp/gate' >'$tmp/$1.pid'; true" &
+	eval "sh_$1=\$!"
+}
+start p "$P" 777
+start c "$C" 300
+start init "$C/init" 200
+start out "" 555
+for f in p c init out; do wait_for "$tmp/$f.pid" . || bad "workload $f never started"; done
+
+tracers=()
+tracer() { # NAME COMMAND...: a tracer in the background, output in $tmp/NAME.out and .err
+	local name=$1; shift
+	"$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+	tracers+=("$!:$name")
+}
+tracer P "$BPFLUA" run syscount -s getppid --cgroup "$P" -d 60
+tracer C "$BPFLUA" run syscount -s getppid --cgroup "$C" -d 60
+tracer init "$BPFLUA" run syscount -s getppid --cgroup "$C/init/" -d 60
+tracer keys "$BPFLUA" -e "
+count{'t:syscalls:sys_enter_getppid', by = 'cgroup', cgroup = '$P', name = 'cgroup'}
+count{'t:syscalls:sys_enter_getppid', by = 'container', cgroup = '$P', name = 'container'}
+sum{'t:syscalls:sys_exit_getppid', value = 'args.ret', by = 'container', cgroup = '$P', name = 'sum'}
+avg{'t:syscalls:sys_exit_getppid', value = 'args.ret == $sh_c ? 10 : 0', by = 'container', cgroup = '$P', name = 'avg'}
+count{'t:syscalls:sys_enter_getppid', filter = 'comm_is(\"$NAME\")', name = 'all'}" -d 60
+for t in "${tracers[@]}"; do
+	name=${t#*:}
+	for _ in $(seq 1 1200); do grep -Eq 'Tracing|Attached' "$tmp/$name.err" && break; sleep 0.05; done
+	grep -Eq 'Tracing|Attached' "$tmp/$name.err" || { bad "tracer $name never started"; cat "$tmp/$name.err"; }
+done
+touch "$tmp/gate"
+wait "$sh_p" "$sh_c" "$sh_init" "$sh_out"
+sleep 0.3
+for t in "${tracers[@]}"; do
+	kill -INT "${t%%:*}"
+	wait "${t%%:*}" || { bad "tracer ${t#*:} failed"; cat "$tmp/${t#*:}.err"; }
+done
+
+check "--cgroup P: 777 + 300 + 200" grep -Eq '^getppid +1277$' "$tmp/P.out"
+check "--cgroup C: 300 + 200" grep -Eq '^getppid +500$' "$tmp/C.out"
+check "--cgroup C/init/: 200" grep -Eq '^getppid +200$' "$tmp/init.out"
+cat "$tmp/keys.out"
+rel=${P#"$root"}
+check "count by cgroup: P 777" grep -qx "@cgroup\[$rel\]: 777" "$tmp/keys.out"
+check "count by cgroup: C 300" grep -qx "@cgroup\[$rel/docker-$hex.scope\]: 300" "$tmp/keys.out"
+check "count by cgroup: C/init 200" grep -qx "@cgroup\[$rel/docker-$hex.scope/init\]: 200" "$tmp/keys.out"
+check "count by cgroup: three rows" test "$(grep -c '^@cgroup\[' "$tmp/keys.out")" = 3
+check "count by container: C and C/init are one container, 500" grep -qx "@container\[${hex:0:12}\]: 500" "$tmp/keys.out"
+check "count by container: P by its path, 777" grep -qx "@container\[$rel\]: 777" "$tmp/keys.out"
+check "the referee: all four, 1832" grep -qx "@all: 1832" "$tmp/keys.out"
+# getppid returns the shells' pids: the merged row's sum and average are
+# over both processes' calls
+sum=$((300 * sh_c + 200 * sh_init))
+check "sum by container: 300 x ppid(C) + 200 x ppid(C/init) = $sum" grep -qx "@sum\[${hex:0:12}\]: $sum" "$tmp/keys.out"
+# C's calls are worth 10, C/init's 0: (300 x 10 + 200 x 0) / 500 = 6
+# (an average of the averages would be 5)
+check "avg by container: 6" grep -qx "@avg\[${hex:0:12}\]: 6" "$tmp/keys.out"
+check "avg of P: 0" grep -qx "@avg\[$rel\]: 0" "$tmp/keys.out"
+
+# bad paths: a clear error, nothing run
+expect 2 "not a cgroup v2 directory" "$BPFLUA" run syscount --cgroup /proc -d 1
+expect 2 "No such file" "$BPFLUA" run syscount --cgroup "$P/nosuch" -d 1
+expect 2 "absolute path" "$BPFLUA" run syscount --cgroup "$P/../x" -d 1
+expect nz "cgroup = " "$BPFLUA" -e "count{'t:syscalls:sys_enter_getppid', cgroup = '/proc'}" -d 0.1
+finish cgroup
