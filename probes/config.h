@@ -22,6 +22,9 @@ BPF_ARRAY(config, struct config, 1);
 /* the processes followed: filter_pid's descendants, added as they fork
  * (bl_follow_fork) and removed as they exit (bl_follow_exit) */
 BPF_HASH(bl_tgids, u32, u8, 65536);
+/* followed processes that exited: a socket of theirs may close after them
+ * (bl_pid_wanted); forgotten when the pid is given out again */
+BPF_TABLE("lru_hash", u32, u8, bl_exited, 65536);
 
 static __always_inline struct config *bl_config(void)
 {
@@ -66,6 +69,8 @@ static __always_inline int bl_pid_wanted(u32 pid)
 		return 0;
 	if (pid == bpf_get_current_pid_tgid() >> 32)
 		return bl_pid_passes(cf, pid) && bl_cgroup_wanted(cf);
+	if (bl_exited.lookup(&pid))
+		return pid != cf->exclude_pid;
 	return bl_pid_passes(cf, pid) && (!cf->cgroup_id || bl_tgids.lookup(&pid));
 }
 
@@ -79,6 +84,7 @@ int bl_follow_fork(struct tracepoint__sched__sched_process_fork *args)
 	u32 child = args->child_pid;
 	u8 one = 1;
 
+	bl_exited.delete(&child);
 	if (cf && (cf->children || cf->cgroup_id) && bl_wanted())
 		bl_tgids.update(&child, &one);
 	return 0;
@@ -87,7 +93,11 @@ int bl_follow_fork(struct tracepoint__sched__sched_process_fork *args)
 int bl_follow_exit(struct tracepoint__sched__sched_process_exit *args)
 {
 	u32 tid = bpf_get_current_pid_tgid();
+	u8 one = 1;
 
-	bl_tgids.delete(&tid);
+	if (bl_tgids.lookup(&tid)) {
+		bl_exited.update(&tid, &one);
+		bl_tgids.delete(&tid);
+	}
 	return 0;
 }

@@ -108,4 +108,23 @@ print("memleak:", leak or rows[:3])
 sys.exit(not (len(leak) == 1 and leak[0]["bytes"] == 300000 and leak[0]["allocations"] == 300))
 PY
 
+# tcplife follows a child: a shell runs the HTTP workload, whose sessions
+# (both ends, 3 + 3 connections) carry the bytes its client counted
+port=$((20000 + $$ % 20000 + 7))
+"$BPFLUA" run tcplife -P $port --format json -o "$tmp/life.json" \
+	-c "/usr/bin/python3 '$here/../tools/net_workload.py' http $port 3 >'$tmp/truth'; true" >/dev/null 2>"$tmp/life.err" ||
+	bad "tcplife -c through a shell"
+check "tcplife follows the shell's child" python3 - "$tmp/life.json" "$tmp/truth" <<'PY'
+import json, sys
+life = [json.loads(l) for l in open(sys.argv[1])]
+truth = [l.split() for l in open(sys.argv[2])]
+ok = len(truth) == 6 and len(life) == 12 and all(r["comm"] == "python3" for r in life)
+for cport, sent, received, _, _ in truth:
+    c = [(r["tx_bytes"], r["rx_bytes"]) for r in life if r["lport"] == int(cport)]
+    s = [(r["rx_bytes"], r["tx_bytes"]) for r in life if r["rport"] == int(cport)]
+    ok = ok and c == s == [(int(sent), int(received))]
+print("tcplife: %d sessions of the shell's python3 for %d requests" % (len(life), len(truth)))
+sys.exit(not ok)
+PY
+
 finish children
