@@ -89,7 +89,9 @@ return {
     end)
     st.stats, st.conns = stats, conns
     local tls, why = false, "--no-tls"
-    if not opts.no_tls then tls, why = attach_tls(st.b, opts.pid or -1) end
+    -- a process's children (-c, --children) may load libssl anew: every process, bl_wanted() filtering
+    local only = not (opts.children or opts.command or opts.command_argv) and opts.pid
+    if not opts.no_tls then tls, why = attach_tls(st.b, only or -1) end
     opts.out:note(string.format("Tracing HTTP requests%s... Ctrl-C to end.",
       tls and " (and HTTPS through OpenSSL)" or (" (no HTTPS: " .. tostring(why):gsub("\n.*", "") .. ")")))
     return st

@@ -8,8 +8,9 @@
 -- Probe specs are bpftrace's: tracepoint:cat:name (t:), raw_tracepoint:name
 -- (rt:), uprobe:/path:sym (u:, a library name such as c works too),
 -- uretprobe: (ur:), profile:hz:99 (p:), kprobe:fn (k:), kretprobe:fn (kr:).
--- Keys (by) and trace fields: pid, tid, comm, cpu, uid, stack, ustack,
--- args.NAME (tracepoint fields), arg0..arg5 and retval (u/k probes).
+-- Keys (by) and trace fields: pid, tid, comm, cpu, uid, cgroup, container,
+-- stack, ustack, args.NAME (tracepoint fields), arg0..arg5 and retval (u/k
+-- probes). cgroup = PATH counts only that cgroup's processes.
 -- filter and value are C expressions over the same names (args.x or args->x).
 -- to = PROBE times from the first probe to the second, per thread:
 --   hist{ "t:syscalls:sys_enter_nanosleep", to = "t:syscalls:sys_exit_nanosleep" }
