@@ -56,7 +56,11 @@ avg{'t:syscalls:sys_exit_getppid', value = 'args.ret == $sh_c ? 10 : 0', by = 'c
 count{'t:syscalls:sys_enter_getppid', filter = 'comm_is(\"$NAME\")', name = 'all'}" -d 60
 for t in "${tracers[@]}"; do
 	name=${t#*:}
-	for _ in $(seq 1 1200); do grep -Eq 'Tracing|Attached' "$tmp/$name.err" && break; sleep 0.05; done
+	for _ in $(seq 1 1200); do
+		grep -Eq 'Tracing|Attached' "$tmp/$name.err" && break
+		kill -0 "${t%%:*}" 2>/dev/null || break
+		sleep 0.05
+	done
 	grep -Eq 'Tracing|Attached' "$tmp/$name.err" || { bad "tracer $name never started"; cat "$tmp/$name.err"; }
 done
 touch "$tmp/gate"
