@@ -45,6 +45,7 @@ end
 return {
   name = "http",
   description = "HTTP/1.x, h2c and gRPC requests from socket reads and writes: method, path, status, latency",
+  containers = true, -- records name a process: --container applies
   args = args,
 
   init = function(opts)

@@ -21,6 +21,7 @@ local args = net.args({
 return {
   name = "tcpconnect",
   description = "TCP connects with their latency (and accepts, with --mode accept|both)",
+  containers = true, -- records name a process: --container applies
   args = args,
 
   init = function(opts)

@@ -18,6 +18,7 @@ local COLS = {
 return {
   name = "tcplife",
   description = "TCP sessions as they close: addresses, ports, bytes each way, duration",
+  containers = true, -- records name a process: --container applies
   args = net.args(),
 
   init = function(opts)

@@ -15,6 +15,7 @@ local args = net.args({
 return {
   name = "udp",
   description = "UDP datagrams and bytes per process and remote endpoint, sent and received",
+  containers = true, -- records name a process: --container applies
   args = args,
 
   init = function(opts)

@@ -21,6 +21,9 @@ local COMMON = {
     help = "with -p: also its live descendants and every process they start (-c always follows them)" },
   { nil, "cgroup", type = "string", metavar = "PATH",
     help = "trace only processes in this cgroup v2 directory and the ones below it" },
+  -- tracers whose records name a process (decl.containers)
+  { nil, "container", type = "flag", only = "containers",
+    help = "a CONTAINER column: the process's container id (docker, containerd, CRI-O, podman) or cgroup path" },
 }
 
 function M.search_path()
@@ -73,7 +76,7 @@ local function option(decl, a)
   end
   local o = { short = a[1], long = a[2], key = (a[2]:gsub("-", "_")) }
   for k, v in pairs(a) do
-    if type(k) == "string" then o[k] = v end
+    if type(k) == "string" and k ~= "only" then o[k] = v end
   end
   return o
 end
@@ -88,7 +91,9 @@ local function all_args(decl)
   end
   for _, a in ipairs(decl.args or {}) do add(a) end
   if not decl.no_common then
-    for _, a in ipairs(COMMON) do add(a) end
+    for _, a in ipairs(COMMON) do
+      if not a.only or decl[a.only] then add(a) end
+    end
   end
   return list
 end
@@ -287,6 +292,38 @@ function M.alive(pid)
   return state ~= nil and state ~= "Z" and state ~= "X"
 end
 
+-- --container: a CONTAINER column after each record's pid, read from the
+-- process's /proc/PID/cgroup as the record is written (a process gone by
+-- then shows "?"); JSON carries the whole container id.
+local function with_containers(out)
+  local cgroups = require("bpflua.cgroups")
+  local widened = setmetatable({}, { __mode = "k" })
+  local function cols_of(cols)
+    local c = widened[cols]
+    if not c then
+      c = {}
+      for _, col in ipairs(cols) do
+        c[#c + 1] = col
+        if col[1] == "pid" then c[#c + 1] = { "container", "CONTAINER", "%-12s" } end
+      end
+      widened[cols] = c
+    end
+    return c
+  end
+  local paths = {}
+  local function container(pid)
+    if not pid then return nil end
+    if paths[pid] == nil then paths[pid] = cgroups.of_pid(pid) or false end
+    return paths[pid] and cgroups.label(paths[pid], out.format == "json") or "?"
+  end
+  local record, header = out.record, out.header
+  out.record = function(self, row, cols)
+    row.container = container(row.pid)
+    return record(self, row, cols_of(cols))
+  end
+  out.header = function(self, cols) return header(self, cols_of(cols)) end
+end
+
 local function timestamp()
   return os.date("%H:%M:%S")
 end
@@ -326,6 +363,7 @@ function M.run(decl, opts)
   require("bpflua.events").force_perf(opts.perf_buffer)
   BPF.graceful_stop(true)
   opts.out = output.new({ format = opts.format, path = opts.output })
+  if opts.container then with_containers(opts.out) end
   local child
   local ok, err = pcall(function()
     if opts.command or opts.command_argv then

@@ -92,6 +92,33 @@ check "sum by container: 300 x ppid(C) + 200 x ppid(C/init) = $sum" grep -qx "@s
 check "avg by container: 6" grep -qx "@avg\[${hex:0:12}\]: 6" "$tmp/keys.out"
 check "avg of P: 0" grep -qx "@avg\[$rel\]: 0" "$tmp/keys.out"
 
+# --container: tcplife's records carry the container of the process, the
+# HTTP workload run inside C (text: 12 hex digits; JSON: all 64), and
+# --cgroup C leaves out the same workload run outside
+port=$((20000 + $$ % 20000 + 11))
+"$BPFLUA" run tcplife --container --cgroup "$C" -P $port --format json -o "$tmp/life.json" 2>"$tmp/life.err" &
+life=$!
+"$BPFLUA" run tcplife --container -P $port >"$tmp/life.txt" 2>"$tmp/life2.err" &
+life2=$!
+wait_for "$tmp/life.err" Tracing && wait_for "$tmp/life2.err" Tracing || bad "tcplife never started"
+sh -c "echo \$\$ >'$C/cgroup.procs' && exec /usr/bin/python3 '$here/../tools/net_workload.py' http $port 2" >"$tmp/truth.c" ||
+	bad "the HTTP workload in C"
+/usr/bin/python3 "$here/../tools/net_workload.py" http $port 1 >"$tmp/truth.out" || bad "the HTTP workload outside"
+sleep 0.3
+kill -INT $life $life2
+wait $life || bad "tcplife --cgroup failed"
+wait $life2 || bad "tcplife --container failed"
+check "tcplife --container --cgroup C: 8 sessions (4 requests, both ends), each in container $hex" python3 - "$tmp/life.json" "$hex" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print("tcplife --cgroup C:", len(rows), "sessions, containers", sorted(set(r["container"] for r in rows)))
+sys.exit(not (len(rows) == 8 and all(r["container"] == sys.argv[2] for r in rows)))
+PY
+check "tcplife --container text: 8 rows of C's short id" test "$(grep -c " ${hex:0:12} " "$tmp/life.txt")" = 8
+check "tcplife --container text: 4 rows outside any container" \
+	test "$(awk -v p=$port '$5 == p || $7 == p' "$tmp/life.txt" | grep -vc " ${hex:0:12} ")" = 4
+expect 2 "unknown option --container" "$BPFLUA" run syscount --container -d 1
+
 # bad paths: a clear error, nothing run
 expect 2 "not a cgroup v2 directory" "$BPFLUA" run syscount --cgroup /proc -d 1
 expect 2 "No such file" "$BPFLUA" run syscount --cgroup "$P/nosuch" -d 1
