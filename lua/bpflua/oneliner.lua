@@ -10,7 +10,8 @@
 -- uretprobe: (ur:), profile:hz:99 (p:), kprobe:fn (k:), kretprobe:fn (kr:).
 -- Keys (by) and trace fields: pid, tid, comm, cpu, uid, cgroup, container,
 -- stack, ustack, args.NAME (tracepoint fields), arg0..arg5 and retval (u/k
--- probes). cgroup = PATH counts only that cgroup's processes.
+-- probes). cgroup = PATH counts only that cgroup's processes; pid = N only
+-- that process, and with children = true the ones it starts too.
 -- filter and value are C expressions over the same names (args.x or args->x).
 -- to = PROBE times from the first probe to the second, per thread:
 --   hist{ "t:syscalls:sys_enter_nanosleep", to = "t:syscalls:sys_exit_nanosleep" }
@@ -304,7 +305,7 @@ end
 local UNITS = { ns = 1, us = 1000, ms = 1000000 }
 
 -- Who is counted is probes/config.h's bl_wanted(), as in the tracers: not
--- bpflua itself, and with cgroup = PATH only that cgroup's processes.
+-- bpflua itself; with pid (and children) or cgroup, only those processes.
 -- Probes named by macro attach as the object loads, so until the config is
 -- set (right after) nothing counts.
 local PREAMBLE = [[
@@ -354,6 +355,14 @@ local function check_options(action, opts)
     if k == "fields" and type(v) == "string" then ok = false end
     if not ok then fail(string.format("%s{}: %s must be %s, not %s", action, k, want, type(v))) end
   end
+  local pid = opts.pid
+  if pid ~= nil and not (math.type(pid) == "integer" and pid > 0 and pid <= 4194304) then
+    fail(string.format("%s{}: pid must be a process id (an integer from 1 to 4194304), not %s", action, tostring(pid)))
+  end
+  if opts.children ~= nil and type(opts.children) ~= "boolean" then
+    fail(string.format("%s{}: children must be true or false, not %s", action, type(opts.children)))
+  end
+  if opts.children and not pid then fail(action .. "{}: children = true follows the processes pid = N starts; give pid") end
 end
 
 -- The keys a map is keyed by (opts.by); a user stack means nothing
@@ -733,7 +742,8 @@ local function new(action, opts)
     end
   end
   local b = BPF{ text = probe.expand(text), cflags = cflags }
-  local ok_cfg, err_cfg = pcall(probe.configure, b, { exclude_pid = BPF.getpid(), cgroup = cgroup })
+  local ok_cfg, err_cfg = pcall(probe.configure, b, { exclude_pid = BPF.getpid(), cgroup = cgroup,
+                                                     filter_pid = opts.pid, children = opts.children })
   if not ok_cfg then
     b:cleanup()
     error(err_cfg, 0)

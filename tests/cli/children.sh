@@ -84,6 +84,25 @@ run_tree ""
 check "-p without --children: the shell alone, no getppid" bash -c "! grep -q getppid '$tmp/tree.out'"
 expect 2 "--children follows the processes -p PID starts" "$BPFLUA" run syscount --children -d 1
 
+# one-liners: pid = N with children = true counts the tree, without it the
+# shell alone (which makes no getppid call)
+rm -f "$tmp/gate" "$tmp/done"
+sh -c "while [ ! -e '$tmp/gate' ]; do sleep 0.05; done; \"$W\" children 3 >/dev/null 2>&1; \"$W\" getppid 7 >/dev/null; touch '$tmp/done'" &
+sh_pid=$!
+"$BPFLUA" -e "
+count{'t:syscalls:sys_enter_getppid', pid = $sh_pid, children = true, name = 'tree'}
+count{'t:syscalls:sys_enter_getppid', pid = $sh_pid, name = 'alone'}
+os.execute('touch $tmp/gate')
+for _ = 1, 600 do
+  local f = io.open('$tmp/done')
+  if f then f:close() break end
+  wait(0.05)
+end" -d 0.1 >"$tmp/ol.out" 2>"$tmp/ol.err" || { bad "one-liner with pid"; cat "$tmp/ol.err"; }
+wait "$sh_pid"
+cat "$tmp/ol.out"
+check "one-liner pid = N, children = true: 3 x 50 + 7" grep -qx '@tree: 157' "$tmp/ol.out"
+check "one-liner pid = N alone: nothing" grep -qx '@alone: (nothing yet)' "$tmp/ol.out"
+
 # profile follows a child: its samples, at bl_burn_cpu, at least 80% of
 # what 99 Hz gives the CPU time the child says it had
 "$BPFLUA" run profile --format json -o "$tmp/prof.json" -c "$W burn 1.5; true" >/dev/null 2>"$tmp/prof.err" ||
