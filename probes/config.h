@@ -15,7 +15,7 @@ struct config {
 	u64 max_events;
 	u64 cgroup_id;    /* 0: every cgroup */
 	u32 cgroup_level; /* cgroup_id's depth below the cgroup2 root */
-	u32 unused;
+	u32 exit_cgroups; /* keep the cgroup of each traced process that exits */
 };
 
 BPF_ARRAY(config, struct config, 1);
@@ -25,6 +25,9 @@ BPF_HASH(bl_tgids, u32, u8, 65536);
 /* followed processes that exited: a socket of theirs may close after them
  * (bl_pid_wanted); forgotten when the pid is given out again */
 BPF_TABLE("lru_hash", u32, u8, bl_exited, 65536);
+/* a traced process that exited -> its cgroup id: a record written after it
+ * is gone still names its container (--container) */
+BPF_TABLE("lru_hash", u32, u64, bl_exit_cgroup, 65536);
 
 static __always_inline struct config *bl_config(void)
 {
@@ -85,6 +88,7 @@ int bl_follow_fork(struct tracepoint__sched__sched_process_fork *args)
 	u8 one = 1;
 
 	bl_exited.delete(&child);
+	bl_exit_cgroup.delete(&child);
 	if (cf && (cf->children || cf->cgroup_id) && bl_wanted())
 		bl_tgids.update(&child, &one);
 	return 0;
@@ -92,8 +96,16 @@ int bl_follow_fork(struct tracepoint__sched__sched_process_fork *args)
 
 int bl_follow_exit(struct tracepoint__sched__sched_process_exit *args)
 {
-	u32 tid = bpf_get_current_pid_tgid();
+	u64 id = bpf_get_current_pid_tgid();
+	u32 tid = id, tgid = id >> 32;
+	struct config *cf = bl_config();
 	u8 one = 1;
+
+	if (cf && cf->exit_cgroups && tid == tgid && bl_wanted()) {
+		u64 cgroup = bpf_get_current_cgroup_id();
+
+		bl_exit_cgroup.update(&tgid, &cgroup);
+	}
 
 	if (bl_tgids.lookup(&tid)) {
 		bl_exited.update(&tid, &one);

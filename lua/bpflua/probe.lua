@@ -120,10 +120,22 @@ end
 -- Sets a loaded snippet's config (config.h): { filter_pid, exclude_pid,
 -- max_events, children, cgroup = { id, level, path } }. Following children
 -- (or a cgroup's processes where an event is seen outside them) attaches
--- the fork and exit tracepoints and starts from the processes already
--- there. Fields left out are zero.
+-- the fork and exit tracepoints, and then, once forks are followed, adds
+-- the processes already there: none is missed between the two. Fields left
+-- out are zero.
 function M.configure(b, config)
   local follow = (config.children and config.filter_pid) or config.cgroup
+  if follow or config.exit_cgroups then
+    b:attach_tracepoint{ tp = "sched:sched_process_fork", fn_name = "bl_follow_fork" }
+    b:attach_tracepoint{ tp = "sched:sched_process_exit", fn_name = "bl_follow_exit" }
+  end
+  b:get_table("config"):set(0, { ready = 1, filter_pid = config.filter_pid, exclude_pid = config.exclude_pid,
+                                 children = (config.children and config.filter_pid) and 1 or 0,
+                                 cgroup_id = config.cgroup and config.cgroup.id or 0,
+                                 cgroup_level = config.cgroup and config.cgroup.level or 0,
+                                 exit_cgroups = config.exit_cgroups and 1 or 0,
+                                 max_events = config.max_events or (1 << 62) })
+  if config.exit_cgroups then M.exit_cgroups[#M.exit_cgroups + 1] = b:get_table("bl_exit_cgroup") end
   if follow then
     local known = {}
     if config.children and config.filter_pid then known = descendants({ [config.filter_pid] = true }) end
@@ -132,14 +144,18 @@ function M.configure(b, config)
     for pid in pairs(known) do
       if pid ~= config.filter_pid then tgids:set(pid, 1) end
     end
-    b:attach_tracepoint{ tp = "sched:sched_process_fork", fn_name = "bl_follow_fork" }
-    b:attach_tracepoint{ tp = "sched:sched_process_exit", fn_name = "bl_follow_exit" }
   end
-  b:get_table("config"):set(0, { ready = 1, filter_pid = config.filter_pid, exclude_pid = config.exclude_pid,
-                                 children = (config.children and config.filter_pid) and 1 or 0,
-                                 cgroup_id = config.cgroup and config.cgroup.id or 0,
-                                 cgroup_level = config.cgroup and config.cgroup.level or 0,
-                                 max_events = config.max_events or (1 << 62) })
+end
+
+-- The tables of exited processes' cgroups (config.exit_cgroups), weak
+M.exit_cgroups = setmetatable({}, { __mode = "v" })
+
+-- The cgroup id a traced process had as it exited, or nil.
+function M.exit_cgroup(pid)
+  for _, t in pairs(M.exit_cgroups) do
+    local ok, id = pcall(t.get, t, pid)
+    if ok and id then return id end
+  end
 end
 
 -- The config a tracer's options ask for: -p/-c (and --children; a -c
@@ -148,7 +164,7 @@ end
 function M.who(opts, extra)
   local c = { filter_pid = opts.pid, exclude_pid = BPF.getpid(),
               children = opts.children or opts.command ~= nil or opts.command_argv ~= nil,
-              cgroup = opts.cgroup_info }
+              cgroup = opts.cgroup_info, exit_cgroups = opts.container }
   for k, v in pairs(extra or {}) do c[k] = v end
   return c
 end

@@ -293,8 +293,9 @@ function M.alive(pid)
 end
 
 -- --container: a CONTAINER column after each record's pid, read from the
--- process's /proc/PID/cgroup as the record is written (a process gone by
--- then shows "?"); JSON carries the whole container id.
+-- process's /proc/PID/cgroup as the record is written, or for a process
+-- gone by then from the cgroup config.h saw it exit in ("?" if neither);
+-- JSON carries the whole container id.
 local function with_containers(out)
   local cgroups = require("bpflua.cgroups")
   local widened = setmetatable({}, { __mode = "k" })
@@ -313,7 +314,10 @@ local function with_containers(out)
   local paths = {}
   local function container(pid)
     if not pid then return nil end
-    if paths[pid] == nil then paths[pid] = cgroups.of_pid(pid) or false end
+    if paths[pid] == nil then
+      local exited = require("bpflua.probe").exit_cgroup(pid)
+      paths[pid] = (exited and cgroups.path(exited)) or cgroups.of_pid(pid) or false
+    end
     return paths[pid] and cgroups.label(paths[pid], out.format == "json") or "?"
   end
   local record, header = out.record, out.header

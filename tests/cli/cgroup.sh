@@ -117,6 +117,24 @@ PY
 check "tcplife --container text: 8 rows of C's short id" test "$(grep -c " ${hex:0:12} " "$tmp/life.txt")" = 8
 check "tcplife --container text: 4 rows outside any container" \
 	test "$(awk -v p=$port '$5 == p || $7 == p' "$tmp/life.txt" | grep -vc " ${hex:0:12} ")" = 4
+# udp reports at the end, when the sender has exited: its container is
+# the one config.h saw it exit in
+"$BPFLUA" run udp --container --format json -o "$tmp/udp.json" 2>"$tmp/udp.err" &
+udp=$!
+wait_for "$tmp/udp.err" Tracing || bad "udp never started"
+sh -c "echo \$\$ >'$C/cgroup.procs' && exec /usr/bin/python3 '$here/../tools/net_workload.py' udp $((port + 1)) 5 100" >/dev/null ||
+	bad "the UDP workload in C"
+sleep 0.3
+kill -INT $udp
+wait $udp || bad "udp --container failed"
+check "udp --container: the exited sender's 5 datagrams each way, in container $hex" python3 - "$tmp/udp.json" "$hex" $((port + 1)) <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+mine = [r for r in rows if r["rport"] == int(sys.argv[3]) or r["raddr"] == "(connected)" and r["comm"] == "python3"]
+print("udp:", [(r["direction"], r["datagrams"], r["container"]) for r in mine])
+sys.exit(not (mine and all(r["container"] == sys.argv[2] for r in mine)
+              and sum(r["datagrams"] for r in mine if r["direction"] == "send") == 5))
+PY
 expect 2 "unknown option --container" "$BPFLUA" run syscount --container -d 1
 
 # bad paths: a clear error, nothing run
