@@ -87,7 +87,9 @@ return {
       local who = probe.who(opts)
       st.b = probe.load("memleak", { SIZES = opts.sizes }, who)
       st.stack_pids = st.b:get_table("stack_pids")
-      -- children and cgroups: on every process, bl_wanted() filtering
+      -- children and cgroups: on every process, bl_wanted() filtering (on
+      -- kernels whose uretprobes return through a syscall, 6.11+, a ptraced
+      -- process meanwhile may die of SIGSEGV: seen on 6.18 under strace -f)
       local pid = (who.children or who.cgroup) and -1 or opts.pid
       for _, p in ipairs(USER_PROBES) do
         local ok, err = pcall(st.b.attach_uprobe, st.b, { name = "c", sym = p[1], fn_name = p[2], pid = pid })
