@@ -53,7 +53,9 @@ count{'t:syscalls:sys_enter_getppid', by = 'cgroup', cgroup = '$P', name = 'cgro
 count{'t:syscalls:sys_enter_getppid', by = 'container', cgroup = '$P', name = 'container'}
 sum{'t:syscalls:sys_exit_getppid', value = 'args.ret', by = 'container', cgroup = '$P', name = 'sum'}
 avg{'t:syscalls:sys_exit_getppid', value = 'args.ret == $sh_c ? 10 : 0', by = 'container', cgroup = '$P', name = 'avg'}
-count{'t:syscalls:sys_enter_getppid', filter = 'comm_is(\"$NAME\")', name = 'all'}" -d 60
+count{'t:syscalls:sys_enter_getppid', filter = 'comm_is(\"$NAME\")', name = 'all'}
+count{'t:syscalls:sys_enter_getppid', filter = 'comm_is(\"$NAME\")', by = 'pid', name = 'bypid'}" -d 60
+# (bypid: which process a short @all came from, if one does)
 for t in "${tracers[@]}"; do
 	name=${t#*:}
 	for _ in $(seq 1 1200); do
