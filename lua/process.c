@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,13 +23,16 @@ struct lchild {
 	int status;
 };
 
-/* BPF.spawn({ "prog", "arg", ... }) -> child, stopped before exec */
+/* BPF.spawn({ "prog", "arg", ... } [, PATH]) -> child, stopped before exec;
+ * PATH, the program already found, spares the traced command execvp's
+ * failed execve calls along $PATH */
 static int l_spawn(lua_State *L)
 {
 	int gate[2], err[2];
 	size_t n;
 	char **argv;
 	struct lchild *c;
+	const char *file = luaL_optstring(L, 2, NULL);
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	n = lua_rawlen(L, 1);
@@ -86,7 +90,10 @@ static int l_spawn(lua_State *L)
 		 * counts only what the command itself does */
 		if (write(err[1], "r", 1) != 1 || read(gate[0], &b, 1) != 1)
 			_exit(127); /* the tracer went away before starting us */
-		execvp(argv[0], argv);
+		if (file)
+			execv(file, argv);
+		else
+			execvp(argv[0], argv);
 		e = errno;
 		if (write(err[1], &e, sizeof(e)) < 0)
 			_exit(127);
@@ -195,6 +202,30 @@ static int c_gc(lua_State *L)
 	return 0;
 }
 
+/* BPF.cgroup_id(PATH) -> the id bpf_get_current_cgroup_id() gives for a
+ * cgroup v2 directory: its kernfs node id, which is the directory's file
+ * handle (as libbpf's and bpftool's cgroup lookups read it). */
+static int l_cgroup_id(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	struct {
+		struct file_handle fh;
+		unsigned long long id;
+	} h = { .fh.handle_bytes = sizeof(h.id) };
+	struct statfs fs;
+	int mount_id;
+
+	if (statfs(path, &fs))
+		return luaL_error(L, "%s: %s", path, strerror(errno));
+	if (fs.f_type != 0x63677270) /* CGROUP2_SUPER_MAGIC */
+		return luaL_error(L, "%s is not a cgroup v2 directory", path);
+	if (name_to_handle_at(AT_FDCWD, path, &h.fh, &mount_id, 0))
+		return luaL_error(L, "%s: %s", path, strerror(errno));
+	if (h.fh.handle_bytes != sizeof(h.id))
+		return luaL_error(L, "%s: unexpected cgroup file handle of %u bytes", path, h.fh.handle_bytes);
+	lua_pushinteger(L, (lua_Integer)h.id);
+	return 1;
+}
 
 void bl_lua_process_open(lua_State *L)
 {
@@ -202,7 +233,7 @@ void bl_lua_process_open(lua_State *L)
 		{ "start", c_start }, { "wait", c_wait }, { "pid", c_pid }, { "kill", c_gc }, { NULL, NULL },
 	};
 	static const luaL_Reg funcs[] = {
-		{ "spawn", l_spawn }, { NULL, NULL },
+		{ "spawn", l_spawn }, { "cgroup_id", l_cgroup_id }, { NULL, NULL },
 	};
 
 	static const luaL_Reg meta[] = { { "__gc", c_gc }, { "__close", c_gc }, { NULL, NULL } };

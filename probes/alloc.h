@@ -17,6 +17,9 @@ BPF_HASH(allocs, u64, struct alloc_info, 1000000);
 BPF_HASH(combined, s32, struct combined, 10240);
 BPF_STACK_TRACE(stacks, 16384);
 BPF_ARRAY(totals, u64, 4); /* 0 allocations, 1 frees, 2 bytes allocated */
+/* the process a user stack was last seen in: its symbols resolve it, where
+ * a command's children run other programs */
+BPF_HASH(stack_pids, s32, u32, 16384);
 #ifdef SIZES
 BPF_ARRAY(size_hist, u64, 64);
 #endif
@@ -28,6 +31,11 @@ static __always_inline void bl_record_alloc(void *ctx, u64 key, u64 size, u64 st
 	int k = 0;
 
 	info.stack_id = stacks.get_stackid(ctx, stack_flags);
+	if (stack_flags & BPF_F_USER_STACK) {
+		u32 pid = bpf_get_current_pid_tgid() >> 32;
+
+		stack_pids.update(&info.stack_id, &pid);
+	}
 	allocs.update(&key, &info);
 	struct combined *c = combined.lookup_or_try_init(&info.stack_id, &zero);
 	if (c) {

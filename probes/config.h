@@ -1,16 +1,33 @@
 /* Run-time settings of a snippet, set by lua/bpflua/probe.lua once the
  * program is loaded: pids change from run to run, so they live in a map
  * rather than in -D options, and one compiled program serves every run.
- * Nothing is counted until `ready` is set, which happens last. */
+ * Nothing is counted until `ready` is set, which happens last.
+ *
+ * Who is traced has one owner, bl_wanted() here: the tracer itself is left
+ * out; with filter_pid, that process and (children) every process it starts
+ * from then on, as `strace -f` follows them; with cgroup_id, the processes
+ * in that cgroup v2 directory and the ones below it. */
 struct config {
 	u32 ready;
-	u32 filter_pid;  /* 0: every process */
-	u32 exclude_pid; /* the tracer itself */
-	u32 unused;
+	u32 filter_pid;   /* 0: every process */
+	u32 exclude_pid;  /* the tracer itself */
+	u32 children;     /* follow the forks of wanted processes (bl_tgids) */
 	u64 max_events;
+	u64 cgroup_id;    /* 0: every cgroup */
+	u32 cgroup_level; /* cgroup_id's depth below the cgroup2 root */
+	u32 exit_cgroups; /* keep the cgroup of each traced process that exits */
 };
 
 BPF_ARRAY(config, struct config, 1);
+/* the processes followed: filter_pid's descendants, added as they fork
+ * (bl_follow_fork) and removed as they exit (bl_follow_exit) */
+BPF_HASH(bl_tgids, u32, u8, 65536);
+/* followed processes that exited: a socket of theirs may close after them
+ * (bl_pid_wanted); forgotten when the pid is given out again */
+BPF_TABLE("lru_hash", u32, u8, bl_exited, 65536);
+/* a traced process that exited -> its cgroup id: a record written after it
+ * is gone still names its container (--container) */
+BPF_TABLE("lru_hash", u32, u64, bl_exit_cgroup, 65536);
 
 static __always_inline struct config *bl_config(void)
 {
@@ -20,11 +37,79 @@ static __always_inline struct config *bl_config(void)
 	return cf && cf->ready ? cf : 0;
 }
 
-/* the calling process passes the pid filters */
+static __always_inline int bl_cgroup_wanted(struct config *cf)
+{
+	return !cf->cgroup_id || bpf_get_current_ancestor_cgroup_id(cf->cgroup_level) == cf->cgroup_id;
+}
+
+/* the pid filters alone, for a process that may not be the one running */
+static __always_inline int bl_pid_passes(struct config *cf, u32 pid)
+{
+	if (pid == cf->exclude_pid)
+		return 0;
+	if (!cf->filter_pid || pid == cf->filter_pid)
+		return 1;
+	return cf->children && bl_tgids.lookup(&pid);
+}
+
+/* the calling process is traced */
 static __always_inline int bl_wanted(void)
 {
 	struct config *cf = bl_config();
 	u32 pid = bpf_get_current_pid_tgid() >> 32;
 
-	return cf && pid != cf->exclude_pid && (!cf->filter_pid || pid == cf->filter_pid);
+	return cf && bl_pid_passes(cf, pid) && bl_cgroup_wanted(cf);
+}
+
+/* process `pid` is traced, where the event is seen in another context (a
+ * socket closed from softirq): its cgroup is known only while it runs, so
+ * elsewhere a cgroup filter keeps the processes seen forking inside it */
+static __always_inline int bl_pid_wanted(u32 pid)
+{
+	struct config *cf = bl_config();
+
+	if (!cf)
+		return 0;
+	if (pid == bpf_get_current_pid_tgid() >> 32)
+		return bl_pid_passes(cf, pid) && bl_cgroup_wanted(cf);
+	if (bl_exited.lookup(&pid))
+		return pid != cf->exclude_pid;
+	return bl_pid_passes(cf, pid) && (!cf->cgroup_id || bl_tgids.lookup(&pid));
+}
+
+/* Attached by probe.lua when children are followed (not by name, so a
+ * tracer that follows nobody pays nothing on every fork). The tracepoint
+ * runs in the parent; a new thread (same tgid) is added too and removed
+ * as it exits, harmlessly. */
+int bl_follow_fork(struct tracepoint__sched__sched_process_fork *args)
+{
+	struct config *cf = bl_config();
+	u32 child = args->child_pid;
+	u8 one = 1;
+
+	bl_exited.delete(&child);
+	bl_exit_cgroup.delete(&child);
+	if (cf && (cf->children || cf->cgroup_id) && bl_wanted())
+		bl_tgids.update(&child, &one);
+	return 0;
+}
+
+int bl_follow_exit(struct tracepoint__sched__sched_process_exit *args)
+{
+	u64 id = bpf_get_current_pid_tgid();
+	u32 tid = id, tgid = id >> 32;
+	struct config *cf = bl_config();
+	u8 one = 1;
+
+	if (cf && cf->exit_cgroups && tid == tgid && bl_wanted()) {
+		u64 cgroup = bpf_get_current_cgroup_id();
+
+		bl_exit_cgroup.update(&tgid, &cgroup);
+	}
+
+	if (bl_tgids.lookup(&tid)) {
+		bl_exited.update(&tid, &one);
+		bl_tgids.delete(&tid);
+	}
+	return 0;
 }

@@ -33,9 +33,7 @@ BPF_PERF_OUTPUT(events);
 
 static __always_inline void emit(void *ctx, struct event *e)
 {
-	struct config *cf = bl_config();
-
-	if (cf && (!cf->filter_pid || e->pid == cf->filter_pid))
+	if (bl_pid_wanted(e->pid))
 		bl_submit(ctx, e);
 }
 

@@ -72,8 +72,7 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 	__builtin_memcpy(&e.comm, s->comm, sizeof(e.comm));
 	BL_ENDPOINTS(&e, args);
 	sessions.delete(&sk);
-	struct config *cf = bl_config();
-	if (cf && (!cf->filter_pid || e.pid == cf->filter_pid))
+	if (bl_pid_wanted(e.pid))
 		bl_submit(args, &e);
 	return 0;
 }

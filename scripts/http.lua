@@ -45,13 +45,14 @@ end
 return {
   name = "http",
   description = "HTTP/1.x, h2c and gRPC requests from socket reads and writes: method, path, status, latency",
+  containers = true, -- records name a process: --container applies
   args = args,
 
   init = function(opts)
     local stats = http.stats()
     local conns = http.conns(stats)
     local st = net.stream("HTTP on sockets", "http", { TLS = not opts.no_tls },
-                          { filter_pid = opts.pid, exclude_pid = BPF.getpid() }, opts, COLS, function(st, e)
+                          probe.who(opts), opts, COLS, function(st, e)
       if e.dir == C.BL_DIR_CLOSED then
         st.conns:close(e.sk)
         return
@@ -89,7 +90,9 @@ return {
     end)
     st.stats, st.conns = stats, conns
     local tls, why = false, "--no-tls"
-    if not opts.no_tls then tls, why = attach_tls(st.b, opts.pid or -1) end
+    -- a process's children (-c, --children) may load libssl anew: every process, bl_wanted() filtering
+    local only = not (opts.children or opts.command or opts.command_argv) and opts.pid
+    if not opts.no_tls then tls, why = attach_tls(st.b, only or -1) end
     opts.out:note(string.format("Tracing HTTP requests%s... Ctrl-C to end.",
       tls and " (and HTTPS through OpenSSL)" or (" (no HTTPS: " .. tostring(why):gsub("\n.*", "") .. ")")))
     return st

@@ -22,7 +22,7 @@ local RESOLVE_EVERY = 0.2 -- seconds; see bpflua/stacks.lua
 local function stack_of(st, id)
   if id < 0 then return { "[lost stack]" } end
   if st.kernel then return st.res:kernel_frames(id) end
-  return st.res:user_frames(st.pid, id)
+  return st.res:user_frames(st.stack_pids:get(id) or st.pid, id)
 end
 
 local function resolve(st)
@@ -71,8 +71,11 @@ return {
   },
 
   check = function(opts)
-    if not opts.kernel and not opts.pid and not opts.command and not opts.command_argv then
-      return "user-space memleak needs -p PID or -c COMMAND (uprobes on every process's malloc would be too costly); --kernel traces the kernel"
+    if not opts.kernel and not opts.pid and not opts.command and not opts.command_argv and not opts.cgroup then
+      return "user-space memleak needs -p PID or -c COMMAND, or --cgroup PATH (uprobes on every process's malloc would be too costly); --kernel traces the kernel"
+    end
+    if opts.kernel and opts.cgroup then
+      return "--kernel counts the whole kernel (its frees run in any context); --cgroup applies to user-space memleak"
     end
   end,
 
@@ -81,11 +84,17 @@ return {
     if opts.kernel then
       st.b = probe.load("kmemleak", { SIZES = opts.sizes }, { exclude_pid = BPF.getpid() })
     else
-      st.b = probe.load("memleak", { SIZES = opts.sizes }, { filter_pid = opts.pid })
+      local who = probe.who(opts)
+      st.b = probe.load("memleak", { SIZES = opts.sizes }, who)
+      st.stack_pids = st.b:get_table("stack_pids")
+      -- children and cgroups: on every process, bl_wanted() filtering (on
+      -- kernels whose uretprobes return through a syscall, 6.11+, a ptraced
+      -- process meanwhile may die of SIGSEGV: seen on 6.18 under strace -f)
+      local pid = (who.children or who.cgroup) and -1 or opts.pid
       for _, p in ipairs(USER_PROBES) do
-        local ok, err = pcall(st.b.attach_uprobe, st.b, { name = "c", sym = p[1], fn_name = p[2], pid = opts.pid })
+        local ok, err = pcall(st.b.attach_uprobe, st.b, { name = "c", sym = p[1], fn_name = p[2], pid = pid })
         if not ok then error(BPF.error("failed", "memleak: cannot attach to " .. p[1] .. ": " .. tostring(err))) end
-        if p[3] then st.b:attach_uretprobe{ name = "c", sym = p[1], fn_name = p[3], pid = opts.pid } end
+        if p[3] then st.b:attach_uretprobe{ name = "c", sym = p[1], fn_name = p[3], pid = pid } end
       end
     end
     st.combined = st.b:get_table("combined")
@@ -95,7 +104,7 @@ return {
     if opts.sizes then st.size_hist = st.b:get_table("size_hist") end
     st.start = BPF.monotonic()
     opts.out:note(string.format("Tracing %s allocations%s... Ctrl-C to end.",
-      opts.kernel and "kernel" or ("pid " .. opts.pid .. "'s"),
+      opts.kernel and "kernel" or opts.pid and ("pid " .. opts.pid .. "'s") or ("cgroup " .. opts.cgroup .. "'s"),
       opts.duration and string.format(" for %g s", opts.duration) or ""))
     return st
   end,

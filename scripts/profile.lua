@@ -127,7 +127,7 @@ return {
     local b = probe.load("profile", {
       INCLUDE_IDLE = opts.idle, USER_ONLY = opts.user_only, KERNEL_ONLY = opts.kernel_only,
       STACK_ENTRIES = opts.stack_storage ~= 8192 and opts.stack_storage,
-    }, { filter_pid = opts.pid, exclude_pid = BPF.getpid(), max_events = opts.max_samples })
+    }, probe.who(opts, { max_events = opts.max_samples }))
     b:attach_perf_event{ ev_type = BPF.PERF_TYPE_SOFTWARE, ev_config = BPF.PERF_COUNT_SW_CPU_CLOCK,
                          fn_name = "on_sample", sample_freq = opts.frequency, pid = -1, cpu = -1 }
     opts.out:note(string.format("Sampling %s at %d Hz%s... Ctrl-C to end.",

@@ -190,7 +190,7 @@ return {
       FILTER_COMM = opts.comm and ('"' .. opts.comm .. '"'),
       BY_PROCESS = opts.process, ERRORS = opts.errors,
       LATENCY = opts.latency, HIST = opts.latency and not opts.process,
-    }, { filter_pid = opts.pid, exclude_pid = BPF.getpid() })
+    }, probe.who(opts))
     local what = opts.pid and (" of pid " .. opts.pid) or (opts.comm and (" of " .. opts.comm) or "")
     opts.out:note(string.format("Tracing syscalls%s%s... Ctrl-C to end.", what,
       opts.duration and string.format(" for %g s", opts.duration) or ""))

@@ -2,6 +2,7 @@
 -- --mode accept (or both) the connections a process accepts too.
 local events = require("bpflua.events")
 local net = require("bpflua.net")
+local probe = require("bpflua.probe")
 
 local hooks = events.tracer_hooks("tcpconnect", "connections")
 
@@ -20,10 +21,11 @@ local args = net.args({
 return {
   name = "tcpconnect",
   description = "TCP connects with their latency (and accepts, with --mode accept|both)",
+  containers = true, -- records name a process: --container applies
   args = args,
 
   init = function(opts)
-    local st = net.stream("TCP connects", "tcpconnect", {}, { filter_pid = opts.pid }, opts, COLS, function(st, e)
+    local st = net.stream("TCP connects", "tcpconnect", {}, probe.who(opts), opts, COLS, function(st, e)
       local dir = e.accept == 1 and "accept" or "connect"
       if opts.mode ~= "both" and opts.mode ~= dir then return end
       local laddr, raddr = net.pick(opts, e)

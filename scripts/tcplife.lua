@@ -2,6 +2,7 @@
 -- bytes each way and for how long.
 local events = require("bpflua.events")
 local net = require("bpflua.net")
+local probe = require("bpflua.probe")
 
 local hooks = events.tracer_hooks("tcplife", "sessions")
 
@@ -17,10 +18,11 @@ local COLS = {
 return {
   name = "tcplife",
   description = "TCP sessions as they close: addresses, ports, bytes each way, duration",
+  containers = true, -- records name a process: --container applies
   args = net.args(),
 
   init = function(opts)
-    local st = net.stream("TCP sessions", "tcplife", {}, { filter_pid = opts.pid }, opts, COLS, function(st, e)
+    local st = net.stream("TCP sessions", "tcplife", {}, probe.who(opts), opts, COLS, function(st, e)
       local laddr, raddr = net.pick(opts, e)
       if not laddr then return end
       st.n = st.n + 1

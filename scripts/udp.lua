@@ -15,11 +15,12 @@ local args = net.args({
 return {
   name = "udp",
   description = "UDP datagrams and bytes per process and remote endpoint, sent and received",
+  containers = true, -- records name a process: --container applies
   args = args,
 
   init = function(opts)
     net.need("UDP traffic", { "sock:sock_send_length", "sock:sock_recv_length" })
-    local b = probe.load("udp", {}, { filter_pid = opts.pid, exclude_pid = BPF.getpid() })
+    local b = probe.load("udp", {}, probe.who(opts))
     opts.out:note("Tracing UDP datagrams... Ctrl-C to end.")
     return { b = b, stats = b:get_table("stats") }
   end,

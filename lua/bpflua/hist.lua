@@ -34,6 +34,7 @@ end
 
 -- Lines of a log2 histogram from a {bucket -> count} table; used by
 -- print_log2_hist and by formatters that want the text without printing it.
+-- Bucket -1 holds negative values (one-liners), printed first as -inf -> -1.
 function M.log2_lines(vals, label, maxk)
   label = label or "value"
   local out = {}
@@ -41,13 +42,18 @@ function M.log2_lines(vals, label, maxk)
     maxk = -1
     for k, v in pairs(vals) do if v > 0 and k > maxk then maxk = k end end
   end
-  if maxk < 0 then return out end
-  local max = 0
+  local neg = vals[-1] or 0
+  if maxk < 0 and neg == 0 then return out end
+  local max = neg
   for k = 0, maxk do max = math.max(max, vals[k] or 0) end
   local wide = maxk > 32
   local fmt = wide and "%20d -> %-20d : %-8d |%s|" or "%10d -> %-10d : %-8d |%s|"
   local head = wide and "%26s%-19s : count     distribution" or "%16s%-13s : count     distribution"
   out[#out + 1] = string.format(head, "", label)
+  if neg > 0 then
+    out[#out + 1] = string.format(wide and "%20s -> %-20d : %-8d |%s|" or "%10s -> %-10d : %-8d |%s|",
+                                  "-inf", -1, neg, stars(neg, max, 40))
+  end
   for k = (vals[0] or 0) > 0 and 0 or 1, maxk do
     local lo, hi = M.log2_bounds(k)
     local n = vals[k] or 0

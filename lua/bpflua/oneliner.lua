@@ -8,8 +8,10 @@
 -- Probe specs are bpftrace's: tracepoint:cat:name (t:), raw_tracepoint:name
 -- (rt:), uprobe:/path:sym (u:, a library name such as c works too),
 -- uretprobe: (ur:), profile:hz:99 (p:), kprobe:fn (k:), kretprobe:fn (kr:).
--- Keys (by) and trace fields: pid, tid, comm, cpu, uid, stack, ustack,
--- args.NAME (tracepoint fields), arg0..arg5 and retval (u/k probes).
+-- Keys (by) and trace fields: pid, tid, comm, cpu, uid, cgroup, container,
+-- stack, ustack, args.NAME (tracepoint fields), arg0..arg5 and retval (u/k
+-- probes). cgroup = PATH counts only that cgroup's processes; pid = N only
+-- that process, and with children = true the ones it starts too.
 -- filter and value are C expressions over the same names (args.x or args->x).
 -- to = PROBE times from the first probe to the second, per thread:
 --   hist{ "t:syscalls:sys_enter_nanosleep", to = "t:syscalls:sys_exit_nanosleep" }
@@ -18,6 +20,7 @@ local hist = require("bpflua.hist")
 local probe = require("bpflua.probe")
 local events = require("bpflua.events")
 local stacks = require("bpflua.stacks")
+local cgroups = require("bpflua.cgroups")
 
 local M = {}
 
@@ -243,6 +246,8 @@ local function field_code(p, name, var)
   local c = name:gsub("[^%w_]", "_")
   if name == "pid" or name == "tid" or name == "cpu" or name == "uid" then
     return { c = c, decl = "u32 " .. c, set = string.format("%s.%s = %s;", var, c, name), kind = "int" }
+  elseif name == "cgroup" or name == "container" then
+    return { c = c, decl = "u64 " .. c, set = string.format("%s.%s = bpf_get_current_cgroup_id();", var, c), kind = name }
   elseif name == "comm" then
     return { c = c, decl = "char comm[16]", set = string.format("bpf_get_current_comm(&%s.comm, sizeof(%s.comm));", var, var),
              kind = "str" }
@@ -281,7 +286,7 @@ local function field_code(p, name, var)
              kind = "int" }
   end
   if field then fail(string.format("args.%s: only tracepoints have named fields (%s)", field, p.spec)) end
-  fail(string.format("unknown key or field '%s': use pid, tid, comm, cpu, uid, stack, ustack, args.NAME%s", name,
+  fail(string.format("unknown key or field '%s': use pid, tid, comm, cpu, uid, cgroup, container, stack, ustack, args.NAME%s", name,
     p.regs_args and ", arg0..arg5" .. (p.retval and ", retval" or "") or ""))
 end
 
@@ -300,17 +305,16 @@ end
 
 local UNITS = { ns = 1, us = 1000, ms = 1000000 }
 
--- bl_self holds bpflua's own pid: a one-liner counts the system, not the
--- tracer reading it. Probes named by macro attach as the object loads, so
--- until the pid is set (right after) nothing counts.
+-- Who is counted is probes/config.h's bl_wanted(), as in the tracers: not
+-- bpflua itself; with pid (and children) or cgroup, only those processes.
+-- Probes named by macro attach as the object loads, so until the config is
+-- set (right after) nothing counts.
 local PREAMBLE = [[
 	u64 __id = bpf_get_current_pid_tgid();
 	u32 pid = __id >> 32, tid = (u32)__id;
 	u32 cpu = bpf_get_smp_processor_id();
 	u32 uid = (u32)bpf_get_current_uid_gid();
-	int __zero = 0;
-	u32 *__self = bl_self.lookup(&__zero);
-	if (!__self || !*__self || pid == *__self)
+	if (!bl_wanted())
 		return 0;
 ]]
 -- only when a filter names it: reading comm costs a helper call per event
@@ -318,7 +322,6 @@ local COMM = "\tchar comm[16];\n\tbpf_get_current_comm(&comm, sizeof(comm));"
 
 local HELPERS = [[
 #include <uapi/linux/bpf_perf_event.h>
-BPF_ARRAY(bl_self, u32, 1);
 /* comm_is("name") in filters */
 #define comm_is(s) bl_streq(comm, s, sizeof(s))
 static __always_inline int bl_streq(const char *a, const char *b, int n)
@@ -336,7 +339,8 @@ static __always_inline int bl_streq(const char *a, const char *b, int n)
 
 local OPTION_TYPES = { by = "a key name or a list of key names", fields = "a list of field names",
                        filter = "a C expression (a string)", value = "a C expression (a string)",
-                       name = "a string", unit = "ns, us or ms", to = "a probe spec" }
+                       name = "a string", unit = "ns, us or ms", to = "a probe spec",
+                       cgroup = "a cgroup v2 directory (a string)" }
 
 local function is_name_list(v)
   if type(v) ~= "table" then return false end
@@ -352,6 +356,14 @@ local function check_options(action, opts)
     if k == "fields" and type(v) == "string" then ok = false end
     if not ok then fail(string.format("%s{}: %s must be %s, not %s", action, k, want, type(v))) end
   end
+  local pid = opts.pid
+  if pid ~= nil and not (math.type(pid) == "integer" and pid > 0 and pid <= 4194304) then
+    fail(string.format("%s{}: pid must be a process id (an integer from 1 to 4194304), not %s", action, tostring(pid)))
+  end
+  if opts.children ~= nil and type(opts.children) ~= "boolean" then
+    fail(string.format("%s{}: children must be true or false, not %s", action, type(opts.children)))
+  end
+  if opts.children and not pid then fail(action .. "{}: children = true follows the processes pid = N starts; give pid") end
 end
 
 -- The keys a map is keyed by (opts.by); a user stack means nothing
@@ -407,7 +419,7 @@ local function gen_maps(w, action, keys, fields)
   end
   local key_decls = decls(keys)
   if #keys == 0 then key_decls[1] = "\tu32 none;" end
-  if action == "hist" then key_decls[#key_decls + 1] = "\tu32 slot;" end
+  if action == "hist" then key_decls[#key_decls + 1] = "\ts32 slot;" end
   w("struct key_t {\n" .. table.concat(key_decls, "\n") .. "\n};")
   if action == "avg" then
     w("struct avg_t { u64 sum; u64 count; };")
@@ -451,7 +463,8 @@ local function gen_action(w, action, p, opts, keys, fields, timed)
   if action == "sum" then
     w("\tvalues.increment(k, v);")
   elseif action == "hist" then
-    w("\tk.slot = bpf_log2l(v);\n\tvalues.increment(k);")
+    -- negative values get a row of their own (slot -1), as bpftrace's (..., 0)
+    w("\tk.slot = (s64)v < 0 ? -1 : bpf_log2l(v);\n\tvalues.increment(k);")
   else
     w("\tstruct avg_t zero = {};\n\tstruct avg_t *a = values.lookup_or_try_init(&k, &zero);\n" ..
       "\tif (a) {\n\t\t__sync_fetch_and_add(&a->sum, v);\n\t\t__sync_fetch_and_add(&a->count, 1);\n\t}")
@@ -487,7 +500,7 @@ local function generate(action, p, opts, stop_probe)
   if stop_probe then kind_of(stop_probe).prepare(stop_probe) end
   local main = stop_probe or p
   local prog = { keys = gen_keys(main, opts), fields = gen_trace_fields(action, main, opts) }
-  local out = { HELPERS }
+  local out = { HELPERS, '#include "config.h"' }
   local function w(s) out[#out + 1] = s end
   gen_maps(w, action, prog.keys, prog.fields)
   local unit
@@ -507,12 +520,24 @@ end
 local Handle = {}
 Handle.__index = Handle
 
-local function stack_text(h, id, pid, user)
+-- addresses: each frame with its address too, where names alone collide
+local function stack_text(h, id, pid, user, addresses)
   if id < 0 then return "[no stack]" end
   local frames = user and h.res:user_frames(pid, id) or h.res:kernel_frames(id)
-  local shown = {}
-  for i, f in ipairs(frames) do shown[i] = BPF.printable(f) end
+  local shown, ips = {}, {}
+  if addresses then
+    for ip in h.res.t:walk(id) do ips[#ips + 1] = ip end
+  end
+  for i, f in ipairs(frames) do
+    shown[i] = BPF.printable(f) .. (ips[i] and string.format(" 0x%x", ips[i]) or "")
+  end
   return table.concat(shown, "\n\t")
+end
+
+local function cgroup_text(kind, id)
+  local path = cgroups.path(id)
+  if kind == "container" then return cgroups.label(path) end
+  return path or tostring(id)
 end
 
 -- user stacks are resolved while their processes live (bpflua/stacks.lua)
@@ -525,48 +550,108 @@ local function resolve_stacks(h)
   end
 end
 
-local function key_text(h, k)
+-- A key as text. detail tells apart keys that would print the same: 1
+-- shows the pid a user stack brought along, 2 each frame's address.
+local function key_text(h, k, detail)
   if #h.keys == 0 then return nil end
   local parts = {}
   for _, f in ipairs(h.keys) do
     local v = k[f.c]
     if f.kind == "stack" then
-      v = "\n\t" .. stack_text(h, v, nil, false) .. "\n"
+      v = "\n\t" .. stack_text(h, v, nil, false, detail >= 2) .. "\n"
     elseif f.kind == "ustack" then
-      v = "\n\t" .. stack_text(h, v, k.pid, true) .. "\n"
+      v = "\n\t" .. stack_text(h, v, k.pid, true, detail >= 2) .. "\n"
+    elseif f.kind == "cgroup" or f.kind == "container" then
+      v = BPF.printable(cgroup_text(f.kind, v))
+    elseif type(v) == "string" then
+      v = BPF.printable(v)
     end
-    if type(v) == "string" and f.kind ~= "stack" and f.kind ~= "ustack" then v = BPF.printable(v) end
-    if not f.hidden then parts[#parts + 1] = tostring(v) end
+    if not f.hidden then
+      parts[#parts + 1] = tostring(v)
+    elseif detail >= 1 then
+      parts[#parts + 1] = f.c .. " " .. tostring(v)
+    end
   end
   return table.concat(parts, ", ")
 end
 
+-- what makes a key itself (a histogram's slot aside): rows of one identity
+-- are one row; rows of different ones merge only where no detail tells
+-- them apart (strings equal up to their NUL, cgroups in one container)
+local function identity(h, k)
+  local parts = {}
+  for _, f in ipairs(h.keys) do parts[#parts + 1] = tostring(k[f.c]) end
+  return table.concat(parts, "\0")
+end
+
+local function add_value(action, r, k, v)
+  if action == "hist" then
+    r.buckets[k.slot] = (r.buckets[k.slot] or 0) + v
+    r.value = r.value + v
+  elseif action == "avg" then
+    r.sum, r.count = r.sum + v.sum, r.count + v.count
+    r.value = r.count > 0 and r.sum // r.count or 0
+  else
+    r.value = r.value + v
+  end
+end
+
 -- The aggregation as rows: { key = {field = value}, value = n } (hist:
--- buckets = {slot = count}); sorted by value, as bpftrace prints.
+-- buckets = {slot = count}); sorted by value, as bpftrace prints. Keys
+-- that print the same are told apart by their pid, then their stacks'
+-- addresses; what still prints the same is one row, its counts, sums and
+-- averages combined.
 function Handle:read()
   if self.action == "trace" then return {} end
-  local rows, by_key = {}, {}
+  local groups, order = {}, {}
   for k, v in self.values:items() do
-    local text = key_text(self, k) or ""
-    local r = by_key[text]
+    local id = identity(self, k)
+    local g = groups[id]
+    if not g then
+      g = { key = k, pairs = {} }
+      groups[id] = g
+      order[#order + 1] = g
+    end
+    g.pairs[#g.pairs + 1] = { k, v }
+  end
+  -- texts at the least detail that keeps different identities apart
+  local function texts(list, detail)
+    local by = {}
+    for _, g in ipairs(list) do
+      g.text = key_text(self, g.key, detail) or ""
+      by[g.text] = by[g.text] or {}
+      table.insert(by[g.text], g)
+    end
+    return by
+  end
+  local pending = order
+  for detail = 0, 2 do
+    local by, again = texts(pending, detail), {}
+    if detail < 2 then
+      for _, list in pairs(by) do
+        if #list > 1 then
+          for _, g in ipairs(list) do again[#again + 1] = g end
+        end
+      end
+    end
+    pending = again
+    if #pending == 0 then break end
+  end
+  local rows, by_text = {}, {}
+  for _, g in ipairs(order) do
+    local r = by_text[g.text]
     if not r then
-      r = { key = k, text = text, value = 0, buckets = {} }
-      by_key[text] = r
+      r = { key = g.key, text = g.text, value = 0, sum = 0, count = 0, buckets = {} }
+      by_text[g.text] = r
       rows[#rows + 1] = r
     end
-    if self.action == "hist" then
-      r.buckets[k.slot] = (r.buckets[k.slot] or 0) + v
-      r.value = r.value + v
-    elseif self.action == "avg" then
-      r.value = v.count > 0 and v.sum // v.count or 0
-    else
-      r.value = v
-    end
+    for _, kv in ipairs(g.pairs) do add_value(self.action, r, kv[1], kv[2]) end
   end
   table.sort(rows, function(a, b)
     if a.value ~= b.value then return a.value < b.value end
     return a.text < b.text
   end)
+  for _, r in ipairs(rows) do r.sum, r.count = nil, nil end
   return rows
 end
 
@@ -618,6 +703,8 @@ local function trace_line(h, e)
     local v = e[f.c]
     if f.kind == "stack" or f.kind == "ustack" then
       v = stack_text(h, v, e.pid, f.kind == "ustack")
+    elseif f.kind == "cgroup" or f.kind == "container" then
+      v = BPF.printable(cgroup_text(f.kind, v))
     elseif type(v) == "string" then
       v = BPF.printable(v)
     end
@@ -642,6 +729,12 @@ end
 local function new(action, opts)
   if type(opts) == "string" then opts = { opts } end
   local prog = M.program(action, opts)
+  local cgroup
+  if opts.cgroup then
+    local err
+    cgroup, err = cgroups.lookup(opts.cgroup)
+    if not cgroup then fail(action .. "{}: cgroup = " .. err) end
+  end
   local text = prog.text
   local cflags = {}
   if action == "trace" then
@@ -649,8 +742,13 @@ local function new(action, opts)
       cflags[#cflags + 1] = "-D" .. k .. (v == true and "" or ("=" .. tostring(v)))
     end
   end
-  local b = BPF{ text = text, cflags = cflags }
-  b:get_table("bl_self"):set(0, BPF.getpid())
+  local b = BPF{ text = probe.expand(text), cflags = cflags }
+  local ok_cfg, err_cfg = pcall(probe.configure, b, { exclude_pid = BPF.getpid(), cgroup = cgroup,
+                                                     filter_pid = opts.pid, children = opts.children })
+  if not ok_cfg then
+    b:cleanup()
+    error(err_cfg, 0)
+  end
   -- a failed attach must not leave the object's other probes attached
   local ok, err = pcall(M.attach_program, b, prog)
   if not ok then

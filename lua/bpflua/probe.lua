@@ -29,15 +29,20 @@ function M.text(name)
   local path = probes_dir() .. "/" .. name .. ".c"
   local src, err = read(path)
   if not src then error("no probe snippet " .. name .. ": " .. err, 2) end
-  local out, n = { string.format('#line 1 "probes/%s.c"', name) }, 0
+  return M.expand(src, "probes/" .. name .. ".c")
+end
+
+-- The same for any C text (a generated one-liner: file nil, no #line).
+function M.expand(src, file)
+  local out, n = { file and string.format('#line 1 "%s"', file) }, 0
   for line in (src .. (src:sub(-1) == "\n" and "" or "\n")):gmatch("(.-)\n") do
     n = n + 1
     local header = line:match('^#include "([%w_]+%.h)"')
     local text = header and read(probes_dir() .. "/" .. header)
     if text then
-      out[#out + 1] = string.format('#line 1 "probes/%s"', header)
+      if file then out[#out + 1] = string.format('#line 1 "probes/%s"', header) end
       out[#out + 1] = text
-      out[#out + 1] = string.format('#line %d "probes/%s.c"', n + 1, name)
+      if file then out[#out + 1] = string.format('#line %d "%s"', n + 1, file) end
     else
       out[#out + 1] = line
     end
@@ -62,12 +67,111 @@ function M.load(name, defs, config)
   end
   table.sort(cflags)
   local b = BPF{ text = M.text(name), cflags = cflags }
-  if config then
-    -- fields left out are zero (config.h has the layout)
-    b:get_table("config"):set(0, { ready = 1, filter_pid = config.filter_pid, exclude_pid = config.exclude_pid,
-                                   max_events = config.max_events or (1 << 62) })
-  end
+  if config then M.configure(b, config) end
   return b
+end
+
+-- the pids whose parent is in `set`, repeatedly: a process's live descendants
+local function descendants(set)
+  local parent = {}
+  for _, d in ipairs(BPF.listdir("/proc") or {}) do
+    local pid = math.tointeger(tonumber(d))
+    local f = pid and io.open("/proc/" .. d .. "/stat", "r")
+    if f then
+      local stat = f:read("a") or ""
+      f:close()
+      local ppid = math.tointeger(tonumber(stat:match("%) %a (%d+)")))
+      if ppid then parent[pid] = ppid end
+    end
+  end
+  local grew = true
+  while grew do
+    grew = false
+    for pid, ppid in pairs(parent) do
+      if set[ppid] and not set[pid] then
+        set[pid], grew = true, true
+      end
+    end
+  end
+  return set
+end
+
+-- the pids in a cgroup directory and the ones below it
+local function cgroup_pids(dir, set)
+  local f = io.open(dir .. "/cgroup.procs", "r")
+  if f then
+    for line in f:lines() do
+      local pid = math.tointeger(tonumber(line))
+      if pid then set[pid] = true end
+    end
+    f:close()
+  end
+  for _, d in ipairs(BPF.listdir(dir) or {}) do
+    local sub = dir .. "/" .. d
+    local t = io.open(sub .. "/cgroup.procs", "r")
+    if t then
+      t:close()
+      cgroup_pids(sub, set)
+    end
+  end
+  return set
+end
+
+-- Sets a loaded snippet's config (config.h): { filter_pid, exclude_pid,
+-- max_events, children, cgroup = { id, level, path } }. Following children
+-- (or a cgroup's processes where an event is seen outside them) attaches
+-- the fork and exit tracepoints, and then, once forks are followed, adds
+-- the processes already there: none is missed between the two. Fields left
+-- out are zero.
+function M.configure(b, config)
+  local follow = (config.children and config.filter_pid) or config.cgroup
+  if follow or config.exit_cgroups then
+    b:attach_tracepoint{ tp = "sched:sched_process_fork", fn_name = "bl_follow_fork" }
+    b:attach_tracepoint{ tp = "sched:sched_process_exit", fn_name = "bl_follow_exit" }
+  end
+  b:get_table("config"):set(0, { ready = 1, filter_pid = config.filter_pid, exclude_pid = config.exclude_pid,
+                                 children = (config.children and config.filter_pid) and 1 or 0,
+                                 cgroup_id = config.cgroup and config.cgroup.id or 0,
+                                 cgroup_level = config.cgroup and config.cgroup.level or 0,
+                                 exit_cgroups = config.exit_cgroups and 1 or 0,
+                                 max_events = config.max_events or (1 << 62) })
+  if config.exit_cgroups then M.exit_cgroups[#M.exit_cgroups + 1] = b:get_table("bl_exit_cgroup") end
+  if follow then
+    local known = {}
+    if config.children and config.filter_pid then known = descendants({ [config.filter_pid] = true }) end
+    if config.cgroup then cgroup_pids(config.cgroup.path, known) end
+    local tgids = b:get_table("bl_tgids")
+    for pid in pairs(known) do
+      if pid ~= config.filter_pid then tgids:set(pid, 1) end
+    end
+  end
+end
+
+-- The tables of exited processes' cgroups (config.exit_cgroups), weak
+M.exit_cgroups = setmetatable({}, { __mode = "v" })
+
+-- The cgroup id a traced process had as it exited, or nil.
+function M.exit_cgroup(pid)
+  for _, t in pairs(M.exit_cgroups) do
+    local ok, id = pcall(t.get, t, pid)
+    if ok and id then return id end
+  end
+end
+
+-- The config a tracer's options ask for: -p/-c (and --children; a -c
+-- command's children always), --cgroup, and the tracer itself left out.
+-- extra: fields of the tracer's own (max_events).
+function M.who(opts, extra)
+  local c = { filter_pid = opts.pid, exclude_pid = BPF.getpid(),
+              children = opts.children or opts.command ~= nil or opts.command_argv ~= nil,
+              cgroup = opts.cgroup_info, exit_cgroups = opts.container }
+  for k, v in pairs(extra or {}) do c[k] = v end
+  return c
+end
+
+-- Where a cgroup v2 directory is: { path, id, level }, or nil and why not.
+function M.cgroup(path)
+  return require("bpflua.cgroups").lookup(path)
 end
 
 -- The integer #defines of a shared snippet header (probes/NAME.h), so a

@@ -15,8 +15,15 @@ local COMMON = {
     help = "output format: text or json (one object per line)" },
   { "o", "output", type = "string", help = "write the report to FILE instead of stdout" },
   { "c", "command", type = "string", metavar = "'COMMAND'",
-    help = "run COMMAND, trace only it, stop when it exits (also: -- COMMAND ARGS)" },
+    help = "run COMMAND, trace it and every process it starts, stop when it exits (also: -- COMMAND ARGS)" },
   { nil, "perf-buffer", type = "flag", help = "stream events through a perf buffer even where ring buffers exist" },
+  { nil, "children", type = "flag",
+    help = "with -p: also its live descendants and every process they start (-c always follows them)" },
+  { nil, "cgroup", type = "string", metavar = "PATH",
+    help = "trace only processes in this cgroup v2 directory and the ones below it" },
+  -- tracers whose records name a process (decl.containers)
+  { nil, "container", type = "flag", only = "containers",
+    help = "a CONTAINER column: the process's container id (docker, containerd, CRI-O, podman) or cgroup path" },
 }
 
 function M.search_path()
@@ -69,7 +76,7 @@ local function option(decl, a)
   end
   local o = { short = a[1], long = a[2], key = (a[2]:gsub("-", "_")) }
   for k, v in pairs(a) do
-    if type(k) == "string" then o[k] = v end
+    if type(k) == "string" and k ~= "only" then o[k] = v end
   end
   return o
 end
@@ -84,7 +91,9 @@ local function all_args(decl)
   end
   for _, a in ipairs(decl.args or {}) do add(a) end
   if not decl.no_common then
-    for _, a in ipairs(COMMON) do add(a) end
+    for _, a in ipairs(COMMON) do
+      if not a.only or decl[a.only] then add(a) end
+    end
   end
   return list
 end
@@ -164,8 +173,9 @@ local function convert(decl, a, flag, v)
   return value
 end
 
--- "-c 'COMMAND'": a plain command is executed directly, so its pid is the
--- one traced; anything with shell syntax goes through /bin/sh.
+-- "-c 'COMMAND'": a plain command is executed directly; anything with shell
+-- syntax goes through /bin/sh. Either way the command and every process it
+-- starts are traced (config.h follows the forks).
 local function command_argv(opts)
   if opts.command_argv then return opts.command_argv end
   local cmd = opts.command
@@ -175,20 +185,21 @@ local function command_argv(opts)
   return argv
 end
 
+-- the program's path, as execvp would find it (nil: none)
 local function executable(name)
   if name:find("/") then
     local f = io.open(name, "r")
     if f then f:close() end
-    return f ~= nil
+    return f and name
   end
   for dir in (os.getenv("PATH") or "/usr/bin:/bin"):gmatch("[^:]+") do
     local f = io.open(dir .. "/" .. name, "r")
     if f then
       f:close()
-      return true
+      return dir .. "/" .. name
     end
   end
-  return false
+  return nil
 end
 
 -- opts before argv is read: defaults, and false for each flag
@@ -207,6 +218,14 @@ local function check_target(decl, opts)
   if opts.command and opts.command_argv then usage_error(decl, "give either -c COMMAND or -- COMMAND, not both") end
   if opts.pid and (opts.command or opts.command_argv) then usage_error(decl, "-p and -c exclude each other") end
   if opts.pid and not M.alive(opts.pid) then usage_error(decl, string.format("-p %d: no such process", opts.pid)) end
+  if opts.children and not (opts.pid or opts.command or opts.command_argv) then
+    usage_error(decl, "--children follows the processes -p PID starts; give -p PID (a -c command's are always followed)")
+  end
+  if opts.cgroup then
+    local cg, err = require("bpflua.probe").cgroup(opts.cgroup)
+    if not cg then usage_error(decl, "--cgroup " .. err) end
+    opts.cgroup_info = cg
+  end
   if opts.command or opts.command_argv then
     opts.command_argv = command_argv(opts)
     if #opts.command_argv == 0 then usage_error(decl, opts.command and "-c needs a command" or "-- needs a command after it") end
@@ -273,6 +292,42 @@ function M.alive(pid)
   return state ~= nil and state ~= "Z" and state ~= "X"
 end
 
+-- --container: a CONTAINER column after each record's pid, read from the
+-- process's /proc/PID/cgroup as the record is written, or for a process
+-- gone by then from the cgroup config.h saw it exit in ("?" if neither);
+-- JSON carries the whole container id.
+local function with_containers(out)
+  local cgroups = require("bpflua.cgroups")
+  local widened = setmetatable({}, { __mode = "k" })
+  local function cols_of(cols)
+    local c = widened[cols]
+    if not c then
+      c = {}
+      for _, col in ipairs(cols) do
+        c[#c + 1] = col
+        if col[1] == "pid" then c[#c + 1] = { "container", "CONTAINER", "%-12s" } end
+      end
+      widened[cols] = c
+    end
+    return c
+  end
+  local paths = {}
+  local function container(pid)
+    if not pid then return nil end
+    if paths[pid] == nil then
+      local exited = require("bpflua.probe").exit_cgroup(pid)
+      paths[pid] = (exited and cgroups.path(exited)) or cgroups.of_pid(pid) or false
+    end
+    return paths[pid] and cgroups.label(paths[pid], out.format == "json") or "?"
+  end
+  local record, header = out.record, out.header
+  out.record = function(self, row, cols)
+    row.container = container(row.pid)
+    return record(self, row, cols_of(cols))
+  end
+  out.header = function(self, cols) return header(self, cols_of(cols)) end
+end
+
 local function timestamp()
   return os.date("%H:%M:%S")
 end
@@ -312,10 +367,11 @@ function M.run(decl, opts)
   require("bpflua.events").force_perf(opts.perf_buffer)
   BPF.graceful_stop(true)
   opts.out = output.new({ format = opts.format, path = opts.output })
+  if opts.container then with_containers(opts.out) end
   local child
   local ok, err = pcall(function()
     if opts.command or opts.command_argv then
-      child = BPF.spawn(opts.command_argv)
+      child = BPF.spawn(opts.command_argv, executable(opts.command_argv[1]))
       opts.pid = child:pid()
     end
     local st = decl.init(opts) or {}

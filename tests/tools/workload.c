@@ -26,12 +26,14 @@
  *
  * Prints its pid first, so a test can filter on it. */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -135,6 +137,54 @@ static int run_jit(double seconds)
 	say_cpu_time();
 	nanosleep(&linger, NULL);
 	unlink(path);
+	return 0;
+}
+
+/* libc's syscall() keeps no frame pointer, so a frame-pointer walk from it
+ * skips its caller: this one is that caller, and the frame after it the
+ * call site */
+__attribute__((noinline)) void bl_getppid_once(void)
+{
+	syscall(SYS_getppid);
+}
+
+/* One function, two call sites: stacks whose names are the same and whose
+ * addresses differ, 30 getppid calls from the first and 20 from the second. */
+__attribute__((noinline)) void bl_two_sites(void)
+{
+	for (volatile int i = 0; i < 30; i++)
+		bl_getppid_once();
+	for (volatile int i = 0; i < 20; i++)
+		bl_getppid_once();
+}
+
+/* N processes forked at once, each bl_two_sites() then SECONDS asleep (so
+ * a tracer can still read its memory map); 50 getppid calls each */
+static int run_children(long n, double seconds)
+{
+	struct timespec s = { (time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9) };
+	sigset_t chld;
+
+	/* a SIGCHLD arriving mid-fork restarts the clone, which strace -f
+	 * (slowing us) would count as extra calls: exact counts need none */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	for (long i = 0; i < n; i++) {
+		pid_t p = fork();
+
+		if (p < 0)
+			return 1;
+		if (p == 0) {
+			bl_two_sites();
+			nanosleep(&s, NULL);
+			_exit(0);
+		}
+	}
+	sigprocmask(SIG_UNBLOCK, &chld, NULL);
+	while (wait(NULL) > 0)
+		;
+	fprintf(stderr, "getppid calls: %ld\n", 50 * n);
 	return 0;
 }
 
@@ -242,6 +292,8 @@ int main(int argc, char **argv)
 		nanosleep(&s, NULL);
 	} else if ((bl_mode_rc = bl_tracer_mode(argc, argv)) >= 0) {
 		return bl_mode_rc;
+	} else if (!strcmp(argv[1], "children")) {
+		return run_children(atol(argv[2]), argc > 3 ? atof(argv[3]) : 0);
 	} else {
 		fprintf(stderr, "unknown workload %s\n", argv[1]);
 		return 2;

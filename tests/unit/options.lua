@@ -27,7 +27,7 @@ local decl = {
 }
 
 local HINT = "\n(bpflua run demo --help lists the options)"
-local DEFAULTS = { top = 10, process = false, mode = "fast", format = "text", perf_buffer = false }
+local DEFAULTS = { top = 10, process = false, mode = "fast", format = "text", perf_buffer = false, children = false }
 
 local function with(over)
   local o = {}
