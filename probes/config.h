@@ -77,6 +77,12 @@ static __always_inline int bl_pid_wanted(u32 pid)
 	return bl_pid_passes(cf, pid) && (!cf->cgroup_id || bl_tgids.lookup(&pid));
 }
 
+#ifdef BL_PARENTS
+/* every new task's parent process, as getppid() says (execsnoop's PPID):
+ * kept by the same fork and exit hooks, which a program may attach once */
+BPF_TABLE("lru_hash", u32, u32, bl_parents, 65536);
+#endif
+
 /* Attached by probe.lua when children are followed (not by name, so a
  * tracer that follows nobody pays nothing on every fork). The tracepoint
  * runs in the parent; a new thread (same tgid) is added too and removed
@@ -87,6 +93,11 @@ int bl_follow_fork(struct tracepoint__sched__sched_process_fork *args)
 	u32 child = args->child_pid;
 	u8 one = 1;
 
+#ifdef BL_PARENTS
+	u32 parent = bpf_get_current_pid_tgid() >> 32;
+
+	bl_parents.update(&child, &parent);
+#endif
 	bl_exited.delete(&child);
 	bl_exit_cgroup.delete(&child);
 	if (cf && (cf->children || cf->cgroup_id) && bl_wanted())
@@ -107,6 +118,9 @@ int bl_follow_exit(struct tracepoint__sched__sched_process_exit *args)
 		bl_exit_cgroup.update(&tgid, &cgroup);
 	}
 
+#ifdef BL_PARENTS
+	bl_parents.delete(&tid);
+#endif
 	if (bl_tgids.lookup(&tid)) {
 		bl_exited.update(&tid, &one);
 		bl_tgids.delete(&tid);

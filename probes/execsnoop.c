@@ -6,7 +6,8 @@
  * file name, then argv[1..], at most MAXARG strings of at most ARGSIZE
  * bytes each, as BCC's execsnoop reads them.
  *
- * The parent comes from sched:sched_process_fork, not from task_struct:
+ * The parent comes from sched:sched_process_fork (config.h's fork hooks,
+ * -DBL_PARENTS), not from task_struct:
  * without BTF or the running kernel's headers a struct's layout is not
  * known, but a tracepoint's fields are (tracefs describes them). A process
  * forked before the trace began has no entry; user space asks /proc.
@@ -32,7 +33,6 @@ struct event {
 
 BPF_PERCPU_ARRAY(scratch, struct event, 1);
 BPF_HASH(execs, u32, struct event, 1024);
-BPF_TABLE("lru_hash", u32, u32, parents, 65536);
 BPF_PERCPU_ARRAY(events_lost, u64, 1);
 #ifdef BL_RINGBUF
 BPF_RINGBUF_OUTPUT(events, 1024); /* 4 MB: some 1500 execs of 2.7 KB */
@@ -41,24 +41,6 @@ BPF_PERF_OUTPUT(events);
 #endif
 
 #include "submit.h"
-
-/* every new task's parent process: the forking task's, as getppid() says */
-TRACEPOINT_PROBE(sched, sched_process_fork)
-{
-	u32 child = args->child_pid;
-	u32 parent = bpf_get_current_pid_tgid() >> 32;
-
-	parents.update(&child, &parent);
-	return 0;
-}
-
-TRACEPOINT_PROBE(sched, sched_process_exit)
-{
-	u32 tid = bpf_get_current_pid_tgid();
-
-	parents.delete(&tid);
-	return 0;
-}
 
 static __always_inline int enter(const char *filename, const char *const *argv)
 {
@@ -70,7 +52,7 @@ static __always_inline int enter(const char *filename, const char *const *argv)
 	struct event *e = scratch.lookup(&zero);
 	if (!e)
 		return 0;
-	u32 *ppid = parents.lookup(&tgid);
+	u32 *ppid = bl_parents.lookup(&tgid);
 
 	e->pid = tgid;
 	e->ppid = ppid ? *ppid : 0;

@@ -34,7 +34,7 @@ TRACEPOINT_PROBE(oom, mark_victim)
 		return 0;
 	e.trigger_pid = bpf_get_current_pid_tgid() >> 32;
 	e.victim_pid = args->pid;
-	if (cf->filter_pid && e.trigger_pid != cf->filter_pid && e.victim_pid != cf->filter_pid)
+	if (!bl_pid_wanted(e.trigger_pid) && !bl_pid_wanted(e.victim_pid))
 		return 0;
 	bpf_get_current_comm(&e.trigger_comm, sizeof(e.trigger_comm));
 #ifdef HAVE_COMM

@@ -13,8 +13,8 @@
  * A latency of a task not known yet (a new one, or one that has not left a
  * CPU since the trace began) waits for that.
  *
- * The pid filter is the woken task's, not the current one's (config.h's
- * bl_wanted() is for probes that run in the traced task's context).
+ * The filter is the woken task's, not the current one's: config.h's
+ * bl_pid_wanted(), not bl_wanted().
  *
  *   -DSWITCH_HAS_STATE  sched_switch passes prev_state (Linux 5.18+) */
 #include "config.h"
@@ -40,10 +40,9 @@ BPF_HASH(comms, u32, struct who, 10240);
 
 static __always_inline void account(struct who *w, u64 delta)
 {
-	struct config *cf = bl_config();
 	struct hkey key = {};
 
-	if (!cf || w->tgid == cf->exclude_pid || (cf->filter_pid && w->tgid != cf->filter_pid))
+	if (!bl_pid_wanted(w->tgid))
 		return;
 #ifdef BY_PROCESS
 	key.id = w->tgid;

@@ -27,7 +27,7 @@ return {
       probe.choose("block I/O latency", { { "tracepoint", tp } })
     end
     local b = probe.load("biolatency", { BY_DISK = opts.disks, BY_FLAGS = opts.flags, MSECS = opts.milliseconds },
-                         { filter_pid = opts.pid, exclude_pid = BPF.getpid() })
+                         probe.who(opts))
     opts.out:note(string.format("Tracing block I/O latency%s... Ctrl-C to end.", opts.pid and (" issued by pid " .. opts.pid) or ""))
     return { b = b, hist = b:get_table("hist"), names = {} }
   end,

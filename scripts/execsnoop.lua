@@ -68,7 +68,8 @@ return {
       probe.choose("program executions", { { "tracepoint", tp } })
     end
     local st = { n = 0 }
-    st.b = probe.load("execsnoop", events.defines({}, true), { filter_pid = opts.pid, exclude_pid = BPF.getpid() })
+    st.b = probe.load("execsnoop", events.defines({ BL_PARENTS = true }, true),
+                      probe.who(opts, { fork_hooks = true }))
     opts.out:header(COLS)
     st.reader = events.open(st.b, "events", function(e) on_event(st, opts, e) end, { timed = true })
     opts.out:note("Tracing program executions... Ctrl-C to end.")

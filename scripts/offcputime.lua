@@ -157,7 +157,7 @@ return {
     local b = probe.load("offcputime", {
       SWITCH_HAS_STATE = switch_has_state(), USER_ONLY = opts.user_only, KERNEL_ONLY = opts.kernel_only,
       STACK_ENTRIES = opts.stack_storage ~= 16384 and opts.stack_storage,
-    }, { filter_pid = opts.pid, exclude_pid = BPF.getpid() })
+    }, probe.who(opts))
     b:get_table("limits"):set(0, { min_ns = opts.min_block * 1000, max_ns = (opts.max_block or 0) * 1000 })
     opts.out:note(string.format("Tracing off-CPU time%s... Ctrl-C to end.", opts.pid and (" of pid " .. opts.pid) or ""))
     local st = { b = b, counts = b:get_table("counts"), stacks = b:get_table("stacks"), last_resolve = BPF.monotonic() }

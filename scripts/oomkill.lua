@@ -61,7 +61,7 @@ return {
     local st = { n = 0, have_comm = has_field("oom:mark_victim", "comm"),
                  have_rss = has_field("oom:mark_victim", "anon_rss"), page_kb = page_kb() }
     st.b = probe.load("oomkill", events.defines({ HAVE_COMM = st.have_comm, HAVE_RSS = st.have_rss }, false),
-                      { filter_pid = opts.pid })
+                      probe.who(opts))
     opts.out:header(COLS)
     st.reader = events.open(st.b, "events", function(e) on_event(st, opts, e) end)
     opts.out:note("Tracing OOM kills... Ctrl-C to end.")

@@ -53,7 +53,7 @@ return {
     local st = { n = 0 }
     st.b = probe.load("opensnoop", events.defines({
       HAVE_OPEN = exists("syscalls:sys_enter_open"), HAVE_OPENAT2 = exists("syscalls:sys_enter_openat2"),
-    }, true), { filter_pid = opts.pid, exclude_pid = BPF.getpid() })
+    }, true), probe.who(opts))
     opts.out:header(opts.extended and EXTENDED or COLS)
     st.reader = events.open(st.b, "events", function(e) on_event(st, opts, e) end, { timed = true })
     opts.out:note(string.format("Tracing file opens (paths cut to %d bytes)... Ctrl-C to end.", K.OPENSNOOP_PATHSIZE - 1))

@@ -37,7 +37,7 @@ return {
     end
     local b = probe.load("runqlat", { BY_PROCESS = opts.pids, BY_THREAD = opts.tids, MSECS = opts.milliseconds,
                                       SWITCH_HAS_STATE = switch_has_state() },
-                         { filter_pid = opts.pid, exclude_pid = BPF.getpid() })
+                         probe.who(opts))
     opts.out:note(string.format("Tracing run-queue latency%s... Ctrl-C to end.", opts.pid and (" of pid " .. opts.pid) or ""))
     local st = { b = b, hist = b:get_table("hist") }
     if opts.pids or opts.tids then st.comms = b:get_table("comms") end

@@ -118,14 +118,15 @@ local function cgroup_pids(dir, set)
 end
 
 -- Sets a loaded snippet's config (config.h): { filter_pid, exclude_pid,
--- max_events, children, cgroup = { id, level, path } }. Following children
+-- max_events, children, cgroup = { id, level, path }, fork_hooks (attach
+-- the fork and exit hooks anyway: -DBL_PARENTS keeps every parent) }. Following children
 -- (or a cgroup's processes where an event is seen outside them) attaches
 -- the fork and exit tracepoints, and then, once forks are followed, adds
 -- the processes already there: none is missed between the two. Fields left
 -- out are zero.
 function M.configure(b, config)
   local follow = (config.children and config.filter_pid) or config.cgroup
-  if follow or config.exit_cgroups then
+  if follow or config.exit_cgroups or config.fork_hooks then
     b:attach_tracepoint{ tp = "sched:sched_process_fork", fn_name = "bl_follow_fork" }
     b:attach_tracepoint{ tp = "sched:sched_process_exit", fn_name = "bl_follow_exit" }
   end
