@@ -84,12 +84,21 @@ return {
     if opts.kernel then
       st.b = probe.load("kmemleak", { SIZES = opts.sizes }, { exclude_pid = BPF.getpid() })
     else
+      -- Following children or a cgroup means uprobes on every process's
+      -- allocator, filtered by bl_wanted(): every process on the host then
+      -- pays a trap per malloc, and (kernels whose uretprobes return through
+      -- a syscall, 6.11+) a ptraced process meanwhile may die of SIGSEGV
+      -- (seen on 6.18 under strace -f). So memleak follows a -c command's
+      -- children only when asked, unlike the other tracers.
       local who = probe.who(opts)
+      who.children = opts.children
+      if who.children or who.cgroup then
+        opts.out:note("memleak: uprobes on every process's allocator, filtered in the kernel (every malloc on this host pays for them)")
+      elseif opts.command_argv and opts.command_argv[1] == "/bin/sh" then
+        opts.out:note("memleak: the command runs through /bin/sh; only the shell is traced (--children follows what it starts, at a cost to every process)")
+      end
       st.b = probe.load("memleak", { SIZES = opts.sizes }, who)
       st.stack_pids = st.b:get_table("stack_pids")
-      -- children and cgroups: on every process, bl_wanted() filtering (on
-      -- kernels whose uretprobes return through a syscall, 6.11+, a ptraced
-      -- process meanwhile may die of SIGSEGV: seen on 6.18 under strace -f)
       local pid = (who.children or who.cgroup) and -1 or opts.pid
       for _, p in ipairs(USER_PROBES) do
         local ok, err = pcall(st.b.attach_uprobe, st.b, { name = "c", sym = p[1], fn_name = p[2], pid = pid })

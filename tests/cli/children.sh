@@ -117,7 +117,7 @@ sys.exit(not (want >= 100 and burn >= want))
 PY
 
 # memleak follows a child: its 300 leaks of 1000 bytes, at its own symbols
-"$BPFLUA" run memleak --format json -o "$tmp/leak.json" -c "$W leak 300 1000; true" >/dev/null 2>"$tmp/leak.err" ||
+"$BPFLUA" run memleak --children --format json -o "$tmp/leak.json" -c "$W leak 300 1000; true" >/dev/null 2>"$tmp/leak.err" ||
 	bad "memleak -c through a shell"
 check "memleak follows the shell's child" python3 - "$tmp/leak.json" <<'PY'
 import json, sys
@@ -126,6 +126,12 @@ leak = [r for r in rows if r["stack"][:2] == ["bl_leak_memory", "main"]]
 print("memleak:", leak or rows[:3])
 sys.exit(not (len(leak) == 1 and leak[0]["bytes"] == 300000 and leak[0]["allocations"] == 300))
 PY
+# without --children, memleak -c keeps its uprobes on the command's own
+# process (every process's allocator would pay otherwise) and says so
+"$BPFLUA" run memleak --format json -o "$tmp/leak2.json" -c "$W leak 30 1000; true" >/dev/null 2>"$tmp/leak2.err" ||
+	bad "memleak -c through a shell, no --children"
+check "memleak -c without --children: the shell only, said on stderr" grep -q "only the shell is traced" "$tmp/leak2.err"
+check "memleak -c without --children: not the child's leaks" bash -c "! grep -q bl_leak_memory '$tmp/leak2.json'"
 
 # tcplife follows a child: a shell runs the HTTP workload, whose sessions
 # (both ends, 3 + 3 connections) carry the bytes its client counted
