@@ -61,8 +61,12 @@ TRACEPOINT_PROBE(block, block_rq_complete)
 	if (slot >= SLOTS)
 		slot = SLOTS - 1;
 	struct slot_key sk = { .dev = lk.dev, .op = lk.op, .slot = slot };
-	hist.increment(sk);
-	total.increment(lk, delta);
+	u64 zero = 0, *n = hist.lookup_or_try_init(&sk, &zero);
+	if (n)
+		__sync_fetch_and_add(n, 1); /* shared maps: every CPU adds here */
+	n = total.lookup_or_try_init(&lk, &zero);
+	if (n)
+		__sync_fetch_and_add(n, delta);
 	return 0;
 }
 ]],

@@ -19,15 +19,18 @@ struct config {
 };
 
 BPF_ARRAY(config, struct config, 1);
+/* Every snippet carries these maps, most runs leave them empty: the hash
+ * is not preallocated, and the LRUs (which must be) hold only the recently
+ * exited, so a loaded snippet costs the kernel little memory. */
 /* the processes followed: filter_pid's descendants, added as they fork
  * (bl_follow_fork) and removed as they exit (bl_follow_exit) */
-BPF_HASH(bl_tgids, u32, u8, 65536);
+BPF_F_TABLE("hash", u32, u8, bl_tgids, 65536, BPF_F_NO_PREALLOC);
 /* followed processes that exited: a socket of theirs may close after them
  * (bl_pid_wanted); forgotten when the pid is given out again */
-BPF_TABLE("lru_hash", u32, u8, bl_exited, 65536);
+BPF_TABLE("lru_hash", u32, u8, bl_exited, 8192);
 /* a traced process that exited -> its cgroup id: a record written after it
  * is gone still names its container (--container) */
-BPF_TABLE("lru_hash", u32, u64, bl_exit_cgroup, 65536);
+BPF_TABLE("lru_hash", u32, u64, bl_exit_cgroup, 8192);
 
 static __always_inline struct config *bl_config(void)
 {

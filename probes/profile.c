@@ -65,7 +65,10 @@ int on_sample(struct bpf_perf_event_data *ctx)
 #ifndef USER_ONLY
 		key.kernel_stack = stacks1.get_stackid(&ctx->regs, 0);
 #endif
-		counts1.increment(key);
+		u64 zero = 0, *n = counts1.lookup_or_try_init(&key, &zero);
+
+		if (n)
+			__sync_fetch_and_add(n, 1); /* both CPUs may sample one stack */
 	} else {
 #ifndef KERNEL_ONLY
 		key.user_stack = stacks0.get_stackid(&ctx->regs, BPF_F_USER_STACK);
@@ -73,7 +76,10 @@ int on_sample(struct bpf_perf_event_data *ctx)
 #ifndef USER_ONLY
 		key.kernel_stack = stacks0.get_stackid(&ctx->regs, 0);
 #endif
-		counts0.increment(key);
+		u64 zero = 0, *n = counts0.lookup_or_try_init(&key, &zero);
+
+		if (n)
+			__sync_fetch_and_add(n, 1);
 	}
 	return 0;
 }

@@ -54,7 +54,10 @@ static __always_inline void account(struct who *w, u64 delta)
 #else
 	key.slot = bpf_log2l(delta / 1000);
 #endif
-	hist.increment(key);
+	u64 zero = 0, *n = hist.lookup_or_try_init(&key, &zero);
+
+	if (n)
+		__sync_fetch_and_add(n, 1); /* a shared map: every CPU adds here */
 #if defined(BY_PROCESS) || defined(BY_THREAD)
 	comms.update(&key.id, w);
 #endif

@@ -100,7 +100,14 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter)
 
 	if (!key_for(args->id, &key))
 		return 0;
-	counts.increment(key);
+#ifdef BY_PROCESS
+	u64 zero = 0, *n = counts.lookup_or_try_init(&key, &zero);
+
+	if (n)
+		__sync_fetch_and_add(n, 1); /* a process's threads on two CPUs */
+#else
+	counts.increment(key); /* this CPU's own slot */
+#endif
 #ifdef BY_PROCESS
 	if (!comms.lookup(&key)) {
 		struct comm_t c = {};
@@ -146,7 +153,10 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit)
 	if (ret < 0) {
 		struct err_key ek = { .key = key, .err = (u32)-ret };
 
-		errors.increment(ek);
+		u64 zero = 0, *n = errors.lookup_or_try_init(&ek, &zero);
+
+		if (n)
+			__sync_fetch_and_add(n, 1); /* threads of a process on two CPUs */
 	}
 #endif
 #ifdef LATENCY
@@ -158,15 +168,11 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit)
 	u64 delta = bpf_ktime_get_ns() - *tsp;
 
 	start.delete(&tid);
-	struct lat *l = latency.lookup(&key);
-	if (!l) {
-		struct lat zero = {};
+	/* try_init: a plain update could zero what another CPU just added */
+	struct lat lzero = {}, *l = latency.lookup_or_try_init(&key, &lzero);
 
-		latency.update(&key, &zero);
-		l = latency.lookup(&key);
-		if (!l)
-			return 0;
-	}
+	if (!l)
+		return 0;
 	__sync_fetch_and_add(&l->count, 1);
 	__sync_fetch_and_add(&l->ns, delta);
 #ifdef HIST

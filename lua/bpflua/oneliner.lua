@@ -453,18 +453,25 @@ local function gen_action(w, action, p, opts, keys, fields, timed)
   end
   w("\tstruct key_t k = {};")
   for _, k in ipairs(keys) do w("\t" .. k.set) end
+  -- Shared hash: libbcc's increment() is a plain read-modify-write, and
+  -- its first insert (BPF_NOEXIST) drops the loser's count when two CPUs
+  -- meet a new key; try_init then an atomic add loses nothing.
+  local function add(n)
+    w("\tu64 __zero = 0, *__v = values.lookup_or_try_init(&k, &__zero);\n\tif (__v)\n\t\t__sync_fetch_and_add(__v, " .. n .. ");")
+  end
   if action == "count" then
-    w("\tvalues.increment(k);")
+    add("1")
     return
   end
   local value = opts.value or (timed and "elapsed")
   if not value then fail(action .. "{} needs value = \"C expression\" (e.g. \"args.ret\"), or to = PROBE") end
   w("\tu64 v = (u64)(" .. c_expr(value) .. ");")
   if action == "sum" then
-    w("\tvalues.increment(k, v);")
+    add("v")
   elseif action == "hist" then
     -- negative values get a row of their own (slot -1), as bpftrace's (..., 0)
-    w("\tk.slot = (s64)v < 0 ? -1 : bpf_log2l(v);\n\tvalues.increment(k);")
+    w("\tk.slot = (s64)v < 0 ? -1 : bpf_log2l(v);")
+    add("1")
   else
     w("\tstruct avg_t zero = {};\n\tstruct avg_t *a = values.lookup_or_try_init(&k, &zero);\n" ..
       "\tif (a) {\n\t\t__sync_fetch_and_add(&a->sum, v);\n\t\t__sync_fetch_and_add(&a->count, 1);\n\t}")
