@@ -33,8 +33,11 @@ static __always_inline void bl_record_alloc(void *ctx, u64 key, u64 size, u64 st
 	info.stack_id = stacks.get_stackid(ctx, stack_flags);
 	if (stack_flags & BPF_F_USER_STACK) {
 		u32 pid = bpf_get_current_pid_tgid() >> 32;
+		u32 *known = stack_pids.lookup(&info.stack_id);
 
-		stack_pids.update(&info.stack_id, &pid);
+		/* a lookup costs the traced call less than an update */
+		if (!known || *known != pid)
+			stack_pids.update(&info.stack_id, &pid);
 	}
 	allocs.update(&key, &info);
 	struct combined *c = combined.lookup_or_try_init(&info.stack_id, &zero);
