@@ -2,8 +2,10 @@
  * receive on a TCP socket, for user space to parse; and, with -DTLS, the
  * cleartext OpenSSL's SSL_read/SSL_write hand over (uprobes, attached by
  * scripts/http.lua), the SSL object standing in for the socket. Only payloads that
- * start like HTTP/1 (a method or "HTTP/") or belong to a connection that
- * began with the HTTP/2 preface leave the kernel; the rest is dropped here.
+ * start like HTTP/1 (a method or "HTTP/"), or belong to a connection that
+ * began with the HTTP/2 preface or was reported already (a body's later
+ * calls: user space finds a response's last byte in them), leave the
+ * kernel; the rest is dropped here.
  *
  * Which calls are on TCP sockets comes from sock:sock_send_length and
  * sock:sock_recv_length, which fire inside the syscall with the socket; the
@@ -144,8 +146,8 @@ static __always_inline void payload(void *ctx, u64 sk, u32 fd, u32 dir, long ret
 	if (!h2conns.lookup(&sk)) {
 		if (first == H2_PREFACE)
 			h2conns.update(&sk, &one);
-		else if (!http_start(first))
-			return;
+		else if (!http_start(first) && !seen.lookup(&sk))
+			return; /* on a connection already reported: a body goes on */
 	}
 	struct event *e = scratch.lookup(&zero);
 	if (!e)

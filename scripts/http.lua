@@ -11,10 +11,12 @@ local http = require("bpflua.http")
 local COLS = {
   { "pid", "PID", "%-7d" }, { "comm", "COMM", "%-12s" }, { "side", "SIDE", "%-6s" },
   { "protocol", "PROTO", "%-8s" }, { "method", "METHOD", "%-7s" }, { "status", "STATUS", "%6s" },
-  { "grpc_status", "GRPC", "%4s" }, { "latency_ms", "MS", "%9.3f" }, { "path", "PATH", "%s" },
+  { "grpc_status", "GRPC", "%4s" }, { "latency_ms", "MS", "%9.3f" }, { "total_ms", "TOTAL_MS", "%9.3f" },
+  { "path", "PATH", "%s" },
 }
 -- in JSON only: the text line stays short
-local JSON_COLS = { { "pid" }, { "comm" }, { "method" }, { "path" }, { "status" }, { "latency_ms" }, { "protocol" },
+local JSON_COLS = { { "pid" }, { "comm" }, { "method" }, { "path" }, { "status" }, { "latency_ms" }, { "total_ms" },
+                    { "protocol" },
                     { "side" }, { "grpc_status" }, { "tls" }, { "laddr" }, { "lport" }, { "raddr" }, { "rport" } }
 
 local args = net.args({
@@ -54,7 +56,9 @@ return {
     local st = net.stream("HTTP on sockets", "http", { TLS = not opts.no_tls },
                           probe.who(opts), opts, COLS, function(st, e)
       if e.dir == C.BL_DIR_CLOSED then
-        st.conns:close(e.sk)
+        -- responses that ran to the close end here
+        local c = st.conns.by_sk[e.sk]
+        st.emit(st.conns:close(e.sk, e.ts), e, c and c.where)
         return
       end
       -- -P/-a pick connections before anything is decoded: other
@@ -64,30 +68,35 @@ return {
       -- the decoders are total; should one raise all the same, the payload
       -- is malformed and the connection starts over, the trace goes on
       local c = st.conns:get(e.sk)
+      -- false: connected before the trace began
+      c.where = laddr and { laddr = laddr, raddr = raddr, lport = e.lport, rport = e.rport } or false
       local ok, rows = pcall(c.feed, c, e)
       if not ok then
         c:bad("decoder error")
         st.conns:close(e.sk)
         rows = {}
       end
+      st.emit(rows, e, c.where)
+    end)
+    st.emit = function(rows, e, where)
       for _, r in ipairs(rows) do
         if e.fd == C.BL_TLS_FD then
           r.tls = true
           if r.protocol == "h2c" then r.protocol = "h2" end
         end
-        if laddr then -- false: connected before the trace began
-          r.laddr, r.raddr = laddr, raddr
-          r.lport, r.rport = e.lport, e.rport
+        if where then
+          r.laddr, r.raddr, r.lport, r.rport = where.laddr, where.raddr, where.lport, where.rport
         end
         if opts.side == "both" or opts.side == r.side then
           st.n = st.n + 1
           r.pid, r.comm = e.pid, e.comm
           r.latency_ms = math.floor(r.latency_ms * 1000 + 0.5) / 1000
+          if r.total_ms then r.total_ms = math.floor(r.total_ms * 1000 + 0.5) / 1000 end
           opts.out:record(r, opts.format == "json" and JSON_COLS or COLS)
         end
       end
       opts.out:flush()
-    end)
+    end
     st.stats, st.conns = stats, conns
     local tls, why = false, "--no-tls"
     -- a process's children (-c, --children) may load libssl anew: every process, bl_wanted() filtering

@@ -39,8 +39,12 @@ end
 local Conn = {}
 Conn.__index = Conn
 
+-- rest[dir]: the body still to come in that direction, for a message whose
+-- body runs past its capture: { bytes = N } (a length), { chunked = true }
+-- or { close = true } (a response that runs to the close); with `rec`, the
+-- response whose record waits for its last byte.
 function M.conn(stats)
-  return setmetatable({ queue = {}, h2 = nil, stats = stats or M.stats() }, Conn)
+  return setmetatable({ queue = {}, h2 = nil, rest = {}, stats = stats or M.stats() }, Conn)
 end
 
 -- why: a fixed string, so stats.why stays as small as the list of reasons
@@ -101,7 +105,7 @@ end
 -- it, or nil when what follows is not whole in this capture.
 function Conn:http1_message(e, data, pos, out)
   local method, path, version, p = data:match("^(%u+) (%S+) (HTTP/1%.%d)\r?\n()", pos)
-  local status, req
+  local status, req, rec
   if method then
     if #self.queue >= M.LIMITS.pending then
       table.remove(self.queue, 1)
@@ -121,39 +125,107 @@ function Conn:http1_message(e, data, pos, out)
       for i, r in ipairs(self.queue) do
         if r.dir ~= e.dir then
           req = table.remove(self.queue, i)
-          out[#out + 1] = { method = r.method, path = r.path, status = status, protocol = r.protocol,
-                            latency_ms = (e.ts - r.ts) / 1e6, side = r.dir == SEND and "client" or "server" }
+          rec = { method = r.method, path = r.path, status = status, protocol = r.protocol, start = r.ts,
+                  latency_ms = (e.ts - r.ts) / 1e6, side = r.dir == SEND and "client" or "server" }
           break
         end
       end
     end
-    if status == 101 then return nil end -- another protocol from here
+    if status == 101 then -- another protocol from here
+      if rec then M.finish(rec, out, e.ts) end
+      return nil
+    end
   end
   -- the header block, and the body it announces
   local _, hend = data:find("\n\r?\n", p - 1)
-  if not hend then return nil end
+  if not hend then
+    -- headers past the capture: where the message ends is not known
+    if rec then M.finish(rec, out, nil) end
+    return nil
+  end
   local body = 0
   if not status or (status >= 200 and status ~= 204 and status ~= 304 and not (req and req.method == "HEAD")) then
     body = body_length(data:sub(p - 1, hend))
     if body == false then
       self:bad("bad HTTP/1 body length")
+      if rec then M.finish(rec, out, nil) end
       return nil
     end
     if body == nil then body = method and 0 or nil end
   end
-  if body == nil then return nil end -- runs to the close
+  if body == nil then -- runs to the close
+    self.rest[e.dir] = { close = true, rec = rec }
+    return nil
+  end
   if body == "chunked" then
     local stop = chunked_end(data, hend + 1)
-    if stop == false then self:bad("bad HTTP/1 chunk") end
-    return stop or nil
+    if stop == false then
+      self:bad("bad HTTP/1 chunk")
+      if rec then M.finish(rec, out, nil) end
+      return nil
+    end
+    if stop then
+      if rec then M.finish(rec, out, e.ts) end
+      return stop
+    end
+    self.rest[e.dir] = { chunked = true, rec = rec }
+    return nil
   end
-  return hend + 1 + body
+  -- the message's end, counted in the bytes the call moved (e.len), of
+  -- which only the first #data were captured
+  local after = hend + 1 + body
+  if after - 1 > e.len then
+    self.rest[e.dir] = { bytes = after - 1 - e.len, rec = rec }
+    return nil
+  end
+  if rec then M.finish(rec, out, e.ts) end
+  return after
+end
+
+-- A response's record is out once its last byte is seen (at ts), or once
+-- it is known that it will not be (ts nil: total_ms stays unset).
+function M.finish(rec, out, ts)
+  if ts then rec.total_ms = (ts - rec.start) / 1e6 end
+  rec.start = nil
+  out[#out + 1] = rec
+end
+
+-- The rest of a body from an earlier call in this direction: returns where
+-- the next message starts in data, or nil when this call is all body.
+function Conn:http1_rest(e, data, out)
+  local r = self.rest[e.dir]
+  if r.bytes then
+    if r.bytes >= e.len then
+      r.bytes = r.bytes - e.len
+      if r.bytes == 0 then
+        self.rest[e.dir] = nil
+        if r.rec then M.finish(r.rec, out, e.ts) end
+      end
+      return nil
+    end
+    self.rest[e.dir] = nil
+    if r.rec then M.finish(r.rec, out, e.ts) end
+    return r.bytes + 1
+  end
+  -- a new message where a body was expected: that body ended unseen
+  if data:find("^HTTP/1%.%d %d%d%d") or data:find("^%u+ %S+ HTTP/1%.%d\r?\n") then
+    self.rest[e.dir] = nil
+    if r.rec then M.finish(r.rec, out, nil) end
+    return 1
+  end
+  -- a chunked body's last chunk, where this call was captured whole
+  if r.chunked and #data >= e.len and data:sub(-5) == "0\r\n\r\n" then
+    self.rest[e.dir] = nil
+    if r.rec then M.finish(r.rec, out, e.ts) end
+  end
+  return nil
 end
 
 -- Every message in a payload: pipelined requests come in one call, and
 -- their responses may share one too.
 function Conn:http1(e, data, out)
   local pos = 1
+  if self.rest[e.dir] then pos = self:http1_rest(e, data, out) end
   while pos and pos <= #data do
     pos = self:http1_message(e, data, pos, out)
   end
@@ -232,6 +304,7 @@ function Conn:h2_headers(dir, b, ts, out)
   else
     local st = self.h2.streams[b.stream]
     if st then
+      st.first = st.first or ts -- the response's first HEADERS
       st.status = tonumber(h[":status"]) or st.status
       st.grpc_status = tonumber(h["grpc-status"]) or st.grpc_status
       if b.flags & END_STREAM ~= 0 then self:h2_done(b.stream, ts, out) end
@@ -242,9 +315,10 @@ end
 function Conn:h2_done(stream_id, ts, out)
   local st = self:h2_close_stream(stream_id)
   if not st then return end
+  -- latency to the response's first HEADERS, total to its END_STREAM
   out[#out + 1] = { method = st.method, path = st.path, status = st.status, grpc_status = st.grpc_status,
-                    protocol = st.grpc and "grpc" or "h2c", latency_ms = (ts - st.ts) / 1e6,
-                    side = self.h2.c2s == SEND and "client" or "server" }
+                    protocol = st.grpc and "grpc" or "h2c", latency_ms = ((st.first or ts) - st.ts) / 1e6,
+                    total_ms = (ts - st.ts) / 1e6, side = self.h2.c2s == SEND and "client" or "server" }
 end
 
 -- A header block's first fragment (HEADERS, PUSH_PROMISE): where it starts
@@ -422,11 +496,18 @@ function Conns:get(sk)
   return c
 end
 
-function Conns:close(sk)
-  if self.by_sk[sk] then
+-- Returns the records that waited for the close: a response that ran to
+-- it ends at ts; one still expecting body bytes ends unseen.
+function Conns:close(sk, ts)
+  local c, out = self.by_sk[sk], {}
+  if c then
     self.by_sk[sk] = nil
     self.n = self.n - 1
+    for _, r in pairs(c.rest) do
+      if r.rec then M.finish(r.rec, out, r.close and ts or nil) end
+    end
   end
+  return out
 end
 
 -- e: { ts, dir, len, caplen, data }. Returns the finished exchanges.

@@ -88,6 +88,25 @@ assert len(rows) == 6, rows
 print("pipelining: 3 requests in one send, 3 records on each side")
 PY
 
+# --- a chunked reply over 50 ms: latency to its first byte, total to its last,
+# against the client's own clock (which starts before its send and stops
+# after its last read, so it bounds the tracer's figures from above)
+http_case slow $((port + 6))
+$PY - "$tmp" <<'PY' || fail "time to the last byte"
+import json, sys
+tmp = sys.argv[1]
+first, total = map(float, open(tmp + "/slow.truth").read().split())
+rows = [json.loads(l) for l in open(tmp + "/slow.json")]
+assert len(rows) == 2, rows
+for r in rows:
+    assert r["path"] == "/slow" and r["status"] == 200, r
+    assert r["total_ms"] >= 50 and r["latency_ms"] < 50, r
+client = [r for r in rows if r["side"] == "client"][0]
+assert client["latency_ms"] <= first and client["total_ms"] <= total, (client, first, total)
+print("a chunked reply: %.1f ms to the last byte (the client: %.1f), %.1f to the first (%.1f)"
+      % (client["total_ms"], total, client["latency_ms"], first))
+PY
+
 # --- a hostile payload: the HTTP/2 preface and a HEADERS frame, PADDED and empty
 http_case hostile $((port + 5))
 $PY - "$tmp" <<'PY' || fail "records after a hostile payload"

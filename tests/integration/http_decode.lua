@@ -207,4 +207,53 @@ do
   conns:close(6)
   t.eq(conns.n, 3, "closed once, however often its close comes")
 end
+-- 9. The time to a response's last byte: a body past its capture (the call
+-- moved more than was captured), a body in later calls, a chunked body in
+-- later calls, a body that runs to the close, a request body in two calls.
+do
+  local stats = http.stats()
+  local conns = http.conns(stats)
+  local c = conns:get(9)
+  local function one(out) t.eq(#out, 1, "one record"); return out[1] or {} end
+  -- a length, the whole body moved by the first call (only its head captured)
+  feed(c, SEND, "GET /whole HTTP/1.1\r\n\r\n")
+  local head = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
+  local r = one(feed(c, RECV, head .. "ab", #head + 1000))
+  t.eq(r.total_ms, r.latency_ms, "a body moved in one call ends with it")
+  -- a length over three calls: the record waits for the last byte
+  feed(c, SEND, "GET /later HTTP/1.1\r\n\r\n")
+  t.eq(#feed(c, RECV, "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n"), 0, "no record before the body")
+  t.eq(#feed(c, RECV, "xx", 3000), 0, "nor in the middle of it")
+  r = one(feed(c, RECV, "yy", 2000))
+  t.eq(r.path, "/later", "the record comes with the body's last call")
+  t.eq(r.latency_ms, 1, "latency: to the first response byte (1 ms after the request)")
+  t.eq(r.total_ms, 3, "total: to the last byte (3 ms after the request)")
+  -- what follows a body in the same call is read: a pipelined response
+  feed(c, SEND, "GET /p1 HTTP/1.1\r\n\r\nGET /p2 HTTP/1.1\r\n\r\n")
+  t.eq(#feed(c, RECV, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab"), 0, "/p1's body continues")
+  local out = feed(c, RECV, "cdHTTP/1.1 204 No Content\r\n\r\n")
+  t.eq(#out, 2, "/p1 ends, /p2 follows in the same call")
+  t.eq((out[1] or {}).path, "/p1", "first /p1")
+  t.eq((out[2] or {}).path, "/p2", "then /p2")
+  -- chunked over later calls, seen whole at the end
+  feed(c, SEND, "GET /chunked HTTP/1.1\r\n\r\n")
+  t.eq(#feed(c, RECV, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"), 0,
+       "a chunked body in progress")
+  t.eq(#feed(c, RECV, "400\r\n" .. string.rep("z", 16), 1030), 0, "a chunk, captured in part")
+  r = one(feed(c, RECV, "\r\n0\r\n\r\n"))
+  t.eq(r.total_ms, 3, "chunked: total to the last chunk")
+  -- a response without a length runs to the close
+  feed(c, SEND, "GET /close HTTP/1.1\r\n\r\n")
+  t.eq(#feed(c, RECV, "HTTP/1.0 200 OK\r\n\r\nsome"), 0, "a body to the close")
+  clock = clock + 5000000
+  r = one(conns:close(9, clock))
+  t.eq(r.path, "/close", "the close gives the record")
+  t.eq(r.total_ms, 6, "total: to the close")
+  -- a request body in two calls is no start line
+  local c2 = conns:get(10)
+  feed(c2, SEND, "POST /up HTTP/1.1\r\nContent-Length: 10\r\n\r\n12345")
+  feed(c2, SEND, "67890")
+  t.eq(#feed(c2, RECV, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"), 1, "the upload's response")
+  t.eq(stats.malformed, 0, "none malformed")
+end
 t.done("http_decode")

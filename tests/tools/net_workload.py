@@ -15,7 +15,12 @@
   net_workload.py hostile PORT   a listener on 127.0.0.1:PORT; one client
       sends it the HTTP/2 preface and an empty HEADERS frame with PADDED set
       (33 bytes), then another client makes one valid HTTP/1.1 request,
-      GET /after-hostile, which the listener answers 200"""
+      GET /after-hostile, which the listener answers 200
+  net_workload.py slow PORT   one GET /slow to a listener on 127.0.0.1:PORT
+      that answers with a chunked body: its head and a first chunk at once,
+      five more chunks 10 ms apart, then the last chunk; prints the client's
+      own "first_ms total_ms": from before its send to its first and to its
+      last byte"""
 import http.server, os, re, socket, ssl, sys, tempfile, threading
 
 
@@ -110,6 +115,42 @@ def hostile_mode(port):
     listener.close()
     print(resp.split(b" ", 2)[1].decode())
 
+def slow_mode(port):
+    import time
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(1)
+    def serve():
+        conn, _ = listener.accept()
+        data = b""
+        while not data.endswith(b"\r\n\r\n"):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+        for _ in range(5):
+            time.sleep(0.01)
+            conn.sendall(b"4\r\nmore\r\n")
+        conn.sendall(b"0\r\n\r\n")
+        conn.recv(1) # until the client closes
+        conn.close()
+    t = threading.Thread(target=serve)
+    t.start()
+    s = socket.create_connection(("127.0.0.1", port))
+    t0 = time.monotonic()
+    s.sendall(b"GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    resp = s.recv(65536)
+    first = time.monotonic()
+    while not resp.endswith(b"0\r\n\r\n"):
+        resp += s.recv(65536)
+    last = time.monotonic()
+    s.close()
+    t.join()
+    listener.close()
+    print("%.3f %.3f" % ((first - t0) * 1000, (last - t0) * 1000))
+
 def udp_mode(port, n, size):
     r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     r.bind(("127.0.0.1", port))
@@ -125,6 +166,8 @@ if __name__ == "__main__":
         http_mode(int(sys.argv[2]), int(sys.argv[3]))
     elif sys.argv[1] == "pipeline":
         pipeline_mode(int(sys.argv[2]))
+    elif sys.argv[1] == "slow":
+        slow_mode(int(sys.argv[2]))
     elif sys.argv[1] == "hostile":
         hostile_mode(int(sys.argv[2]))
     elif sys.argv[1] == "https":
