@@ -51,12 +51,15 @@ expect 1 "stack traceback" "$BPFLUA" "$tmp/luaerr.lua"
 cat >"$tmp/upfail.lua" <<LUA
 local b = BPF{ text = "int f(void *ctx) { return 0; }" }
 b:attach_uprobe{ name = "$BPFLUA_WORKLOAD", sym = "bl_traced_function", fn_name = "f" }
+io.open("$tmp/upfail.pid", "w"):write(BPF.getpid())
 error("after attach")
 LUA
 expect 1 "after attach" "$BPFLUA" "$tmp/upfail.lua"
 n=$((n + 1))
+# this run's entries only: tests running beside this one have theirs
+upid=$(cat "$tmp/upfail.pid" 2>/dev/null || echo none)
 for f in /sys/kernel/tracing/uprobe_events /sys/kernel/debug/tracing/uprobe_events; do
-	if [ -r "$f" ] && grep -q bpflua "$f"; then echo "FAIL: $f still has: $(cat "$f")"; fail=1; fi
+	if [ -r "$f" ] && grep -q "bpflua_${upid}\b" "$f"; then echo "FAIL: $f still has: $(cat "$f")"; fail=1; fi
 done
 
 expect 1 "no such file|cannot open" "$BPFLUA" "$tmp/missing.lua"
