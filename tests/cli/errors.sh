@@ -59,7 +59,7 @@ n=$((n + 1))
 # this run's entries only: tests running beside this one have theirs
 upid=$(cat "$tmp/upfail.pid" 2>/dev/null || echo none)
 for f in /sys/kernel/tracing/uprobe_events /sys/kernel/debug/tracing/uprobe_events; do
-	if [ -r "$f" ] && grep -q "bpflua_${upid}\b" "$f"; then echo "FAIL: $f still has: $(cat "$f")"; fail=1; fi
+	if [ -r "$f" ] && grep -q "bpflua_${upid}_" "$f"; then echo "FAIL: $f still has: $(cat "$f")"; fail=1; fi
 done
 
 expect 1 "no such file|cannot open" "$BPFLUA" "$tmp/missing.lua"
