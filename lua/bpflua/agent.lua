@@ -4,6 +4,7 @@
 -- when one is named. SIGHUP reloads the config; counters carry on.
 local config = require("bpflua.agent.config")
 local sources = require("bpflua.agent.sources")
+local events = require("bpflua.events")
 local exporter = require("bpflua.exporter")
 local metrics = require("bpflua.metrics")
 local prometheus = require("bpflua.prometheus")
@@ -11,7 +12,7 @@ local pprof = require("bpflua.pprof")
 
 local M = {}
 
-local USAGE = [[usage: bpflua agent [--config FILE.lua] [--listen ADDR:PORT] [--otlp URL]
+local USAGE = [[usage: bpflua agent [--config FILE.lua] [--listen ADDR:PORT] [--otlp URL] [--check]
 
 Runs the CPU profiler, the network, syscall and (for one process) memory
 tracers together and exports what they count:
@@ -28,10 +29,12 @@ options:
                       exporters = { "runq_latency", ... })
   --listen ADDR:PORT  where to serve (default 127.0.0.1:9435; port 0: any free one)
   --otlp URL          an OTLP/HTTP collector's base URL
+  --check             check the config (and the exporters it names) and exit
   -h, --help          this help
 SIGHUP reloads the config file without losing counters.]]
 
 local PPROF_MAX_SECONDS = 300
+local FLUSH_SECONDS = 3
 
 local function usage_error(msg)
   error(BPF.error("usage", "agent: " .. msg .. "\n(bpflua agent --help lists the options)"), 0)
@@ -43,6 +46,11 @@ local function parse(argv)
   while i <= #argv do
     local s = argv[i]
     if s == "-h" or s == "--help" then return nil end
+    if s == "--check" then
+      a.check = true
+      i = i + 1
+      goto continue
+    end
     local name, inline = s:match("^%-%-([%w-]+)=(.*)$")
     name = name or s:match("^%-%-([%w-]+)$")
     if name ~= "config" and name ~= "listen" and name ~= "otlp" then
@@ -56,6 +64,7 @@ local function parse(argv)
     end
     a[name] = v
     i = i + 1
+    ::continue::
   end
   return a
 end
@@ -110,6 +119,7 @@ Agent.__index = Agent
 -- stops those started before it, and the error says which
 function Agent:start_sources(cfg)
   local list = {}
+  events.ring_pages(cfg.ring_buffer_pages)
   local ok, err = pcall(function()
     local function add(name, src) list[#list + 1] = { name = name, src = src } end
     if cfg.enable_syscall_tracing then add("syscalls", sources.syscalls(self.reg, cfg, self.ctx)) end
@@ -135,7 +145,12 @@ function Agent:collect()
     self.lost:add({ s.name }, self.lost_deltas:grow(s.name .. "#" .. self.generation, lost))
   end
   self.self_metrics()
-  return self.reg:collect()
+  local families = self.reg:collect()
+  -- the exporter's own counts (sent, failed, dropped, retried) beside them
+  if self.exp and self.exp.families then
+    for _, f in ipairs(self.exp:families()) do families[#families + 1] = f end
+  end
+  return families
 end
 
 function Agent:stop_sources()
@@ -251,7 +266,8 @@ function Agent:loop()
   local last_export = start
   while true do
     local now = BPF.monotonic()
-    local wait = 100
+    -- the event streams' rings are drained at least this often (ms)
+    local wait = 50
     for _, p in ipairs(self.pending) do wait = math.min(wait, math.max(0, math.floor((p.deadline - now) * 1000))) end
     if self.cfg.duration then wait = math.min(wait, math.max(0, math.floor((start + self.cfg.duration - now) * 1000))) end
     for _, r in ipairs(self.srv:poll(wait)) do self:serve(r) end
@@ -271,7 +287,8 @@ function Agent:loop()
   end
   if self.exp then
     self.exp:export_metrics(self:collect(), self.reg.start_time_ns, BPF.realtime_ns())
-    if self.exp.flush then self.exp:flush() else self.exp:pump() end
+    -- a collector that is down holds the exit up this long at most
+    if self.exp.flush then self.exp:flush(FLUSH_SECONDS) else self.exp:pump() end
   end
 end
 
@@ -281,8 +298,9 @@ local function otlp_exporter(endpoint, cfg)
     error(BPF.error("missing", "--otlp " .. endpoint .. ": this bpflua has no OTLP exporter (lua/bpflua/otlp.lua): "
       .. (tostring(mod):match("^[^\n]*"):gsub(":%s*$", ""))), 0)
   end
-  return mod.new{ endpoint = endpoint, service_name = cfg.service_name or os.getenv("OTEL_SERVICE_NAME") or "bpflua",
-                  resource = { ["service.name"] = cfg.service_name or os.getenv("OTEL_SERVICE_NAME") or "bpflua" } }
+  -- service.name: the config's, else OTEL_SERVICE_NAME, else
+  -- OTEL_RESOURCE_ATTRIBUTES', else "bpflua" (otlp.new's order)
+  return mod.new{ endpoint = endpoint, service_name = cfg.service_name }
 end
 
 -- argv: the words after `agent`; embed (for Lua callers): exporter = an
@@ -299,6 +317,13 @@ function M.main(argv, embed)
   for _, name in ipairs(cfg.exporters) do exporter.load(name) end -- checked before anything starts
   local endpoint = a.otlp or cfg.otlp_endpoint or os.getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
   if endpoint == "" then endpoint = nil end
+  if a.check then
+    if endpoint and not endpoint:match("^https?://[^/%s]+[^%s]*$") then
+      usage_error("the OTLP endpoint must be an http:// or https:// URL, not '" .. endpoint .. "'")
+    end
+    print(string.format("%s: ok", a.config or "(defaults)"))
+    return 0
+  end
   local self = setmetatable({ cfg = cfg, config_path = a.config, listen_arg = a.listen, pending = {},
                               generation = 0, lost_deltas = metrics.deltas() }, Agent)
   self.exp = embed.exporter or (endpoint and otlp_exporter(endpoint, cfg))
@@ -306,7 +331,8 @@ function M.main(argv, embed)
   self.lost = self.reg:counter{ name = "bpflua_events_lost_total", labels = { "tracer" },
                                 help = "Events a tracer's buffer could not hold" }
   self.self_metrics = self_metrics(self.reg)
-  self.ctx = { exporter = self.exp, on_stacks = function(list) self:on_stacks(list) end }
+  self.ctx = { exporter = self.exp, on_stacks = function(list) self:on_stacks(list) end,
+               wants_stacks = function() return #self.pending > 0 end }
   self.srv = BPF.httpd{ listen = cfg.listen }
   BPF.graceful_stop(true)
   BPF.reload_on_hup()

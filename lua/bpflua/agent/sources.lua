@@ -103,9 +103,14 @@ function M.syscalls(reg, cfg)
 end
 
 ---------------------------------------------------------------- CPU profile
--- scripts/profile.lua itself: its poll drains the kernel's counts into
--- st.agg every quarter second; the agent takes them from there, counts
--- samples by command and hands them to whoever waits for a pprof profile.
+-- scripts/profile.lua's probe. While someone waits for a pprof profile, its
+-- own poll drains the kernel's counts into st.agg every quarter second with
+-- the stacks resolved; the agent takes them from there, counts samples by
+-- command and hands the stacks on. The rest of the time nothing needs a
+-- stack's names, and resolving them would hold kallsyms (some 13 MB) and a
+-- symbol table per sampled process: the counts by command are read alone.
+local DRAIN_EVERY = 0.25
+
 function M.cpu(reg, cfg, ctx)
   local decl = load_tracer("profile")
   local opts = { frequency = cfg.sample_rate, max_samples = cfg.max_samples, stack_storage = cfg.profile.stack_storage,
@@ -114,9 +119,32 @@ function M.cpu(reg, cfg, ctx)
   local samples = reg:counter{ name = "bpflua_cpu_samples_total", labels = { "comm" },
                                help = "CPU profile samples taken, by command" }
   local last_reset = BPF.monotonic()
+  local resolved = false -- symbol tables loaded since the last flush
+  -- the half the samples are not going to, by command, its stacks dropped
+  -- unresolved (the same switch as profile.lua's drain)
+  local function drain_counts()
+    local h = st.halves[st.half + 1]
+    st.half = 1 - st.half
+    st.active:set(0, st.half)
+    BPF.sleep(0.001) -- a sample that saw the old half is done long before
+    for k, n in h.counts:items() do samples:add({ k.comm }, n) end
+    h.counts:clear()
+    h.stacks:clear()
+    st.last_resolve = BPF.monotonic()
+  end
   return {
     poll = function()
-      decl.poll(st, opts, 0)
+      if ctx.wants_stacks and not ctx.wants_stacks() then
+        if resolved then
+          -- the last profile is served: its symbol tables go
+          BPF.sym_flush()
+          resolved = false
+        end
+        if BPF.monotonic() - st.last_resolve >= DRAIN_EVERY then drain_counts() end
+      else
+        resolved = true
+        decl.poll(st, opts, 0)
+      end
       if next(st.agg) then
         local got = st.agg
         st.agg = {}
@@ -228,7 +256,8 @@ local function http(reg, cfg, ctx)
       if grpc then attrs["rpc.system"], attrs["rpc.grpc.status_code"] = "grpc", r.grpc_status end
       local failed = grpc and (r.grpc_status or 0) ~= 0 or (tonumber(r.status) or 0) >= (r.side == "server" and 500 or 400)
       ctx.exporter:span{ name = grpc and tostring(r.path) or tostring(r.method), kind = r.side,
-                         start_ns = now - t * 1000, end_ns = now, attributes = attrs, status_code = failed and 2 or 0 }
+                         start_ns = now - t * 1000, end_ns = now, attributes = attrs,
+                         status_code = failed and "error" or nil }
     end
   end)
   local st = decl.init(opts)
