@@ -25,7 +25,7 @@ check "the measured bpflua is not sanitized" bash -c "! ldd '$bin' | grep -q lib
 
 out=$(BPFLUA_CACHE_DIR=$tmp/cache timeout 300 "$src/bench/agent_rss.sh" "$bin" "$RATE" "$SECS" 2>"$tmp/bench.err" | tail -1)
 echo "$out"
-eval "$(echo "$out" | grep -E '^rss_kb=[0-9]+ hwm_kb=[0-9]+ sent=[0-9]+ answered=[0-9]+ errors=[0-9]+ counted=[0-9]+ lost=[0-9]+$')"
+eval "$(echo "$out" | grep -E '^rss_kb=[0-9]+ hwm_kb=[0-9]+ sent=[0-9]+ answered=[0-9]+ errors=[0-9]+ counted=[0-9]+ samples=[0-9]+ lost=[0-9]+$')"
 if [ -z "${rss_kb:-}" ]; then
 	cat "$tmp/bench.err"
 	bad "bench/agent_rss.sh printed no numbers"
@@ -38,4 +38,6 @@ check "a load ran ($answered requests answered)" [ "$answered" -gt 100 ]
 check "no request failed on the client's side ($errors of $sent)" [ "$errors" = 0 ]
 check "every answered request counted ($counted of $answered)" [ "$counted" = "$answered" ]
 check "no event lost ($lost)" [ "$lost" = 0 ]
+# the profile counts its samples by command without resolving a stack
+check "CPU samples counted ($samples)" [ "$samples" -gt 0 ]
 finish agent_rss
