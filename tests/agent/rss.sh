@@ -23,7 +23,7 @@ if ldd "$BPFLUA" | grep -q libasan; then
 fi
 check "the measured bpflua is not sanitized" bash -c "! ldd '$bin' | grep -q libasan"
 
-out=$(BPFLUA_CACHE_DIR=$tmp/cache timeout 300 "$src/bench/agent_rss.sh" "$bin" "$RATE" "$SECS" 2>"$tmp/bench.err" | tail -1)
+out=$(AGENT_RSS_SMAPS=$tmp/smaps BPFLUA_CACHE_DIR=$tmp/cache timeout 300 "$src/bench/agent_rss.sh" "$bin" "$RATE" "$SECS" 2>"$tmp/bench.err" | tail -1)
 echo "$out"
 eval "$(echo "$out" | grep -E '^rss_kb=[0-9]+ hwm_kb=[0-9]+ sent=[0-9]+ answered=[0-9]+ errors=[0-9]+ counted=[0-9]+ samples=[0-9]+ lost=[0-9]+$')"
 if [ -z "${rss_kb:-}" ]; then
@@ -33,6 +33,10 @@ if [ -z "${rss_kb:-}" ]; then
 fi
 check "VmRSS $rss_kb kB under $LIMIT_KB kB" [ "$rss_kb" -lt $LIMIT_KB ]
 check "VmHWM $hwm_kb kB under $LIMIT_KB kB" [ "$hwm_kb" -lt $LIMIT_KB ]
+if [ "$rss_kb" -ge $LIMIT_KB ]; then # where it went: the largest mappings
+	awk '/^[0-9a-f]+-[0-9a-f]+ / { m = $6 ? $6 : "[anon]" } /^Rss:/ { r[m] += $2 }
+		END { for (m in r) print r[m], m }' "$tmp/smaps" | sort -rn | head -8
+fi
 check "a load ran ($answered requests answered)" [ "$answered" -gt 100 ]
 # a request the client gave up on (5 s) may have been answered all the same
 check "no request failed on the client's side ($errors of $sent)" [ "$errors" = 0 ]
