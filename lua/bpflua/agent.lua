@@ -298,8 +298,8 @@ local function otlp_exporter(endpoint, cfg)
     error(BPF.error("missing", "--otlp " .. endpoint .. ": this bpflua has no OTLP exporter (lua/bpflua/otlp.lua): "
       .. (tostring(mod):match("^[^\n]*"):gsub(":%s*$", ""))), 0)
   end
-  -- service.name: the config's, else OTEL_SERVICE_NAME, else
-  -- OTEL_RESOURCE_ATTRIBUTES', else "bpflua" (otlp.new's order)
+  -- service.name: the config's, else OTEL_SERVICE_NAME, else the one in
+  -- OTEL_RESOURCE_ATTRIBUTES, else "bpflua" (otlp.new's order)
   return mod.new{ endpoint = endpoint, service_name = cfg.service_name }
 end
 
@@ -318,9 +318,9 @@ function M.main(argv, embed)
   local endpoint = a.otlp or cfg.otlp_endpoint or os.getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
   if endpoint == "" then endpoint = nil end
   if a.check then
-    if endpoint and not endpoint:match("^https?://[^/%s]+[^%s]*$") then
-      usage_error("the OTLP endpoint must be an http:// or https:// URL, not '" .. endpoint .. "'")
-    end
+    -- the exporter's settings too (OTEL_*: endpoint, protocol, headers,
+    -- timeout, certificates): made and closed, nothing sent
+    if endpoint and not embed.exporter then otlp_exporter(endpoint, cfg):close() end
     print(string.format("%s: ok", a.config or "(defaults)"))
     return 0
   end

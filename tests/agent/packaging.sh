@@ -68,8 +68,10 @@ done
 # --check refuses what would not start, and starts nothing either way
 printf 'return {\n  ring_buffer_pages = 100,\n}\n' >"$tmp/bad.lua"
 expect 2 "bad.lua:2: key 'ring_buffer_pages' wants a power of 2" "$BPFLUA" agent --config "$tmp/bad.lua" --check
-expect 2 "the OTLP endpoint must be an http:// or https:// URL, not 'localhost:4318'" \
+expect 2 'endpoint must be an http:// or https:// URL, not "localhost:4318"' \
 	"$BPFLUA" agent --config "$pkg/agent.lua" --otlp localhost:4318 --check
+expect 2 'OTEL_EXPORTER_OTLP_PROTOCOL is "grpc"' \
+	env OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 OTEL_EXPORTER_OTLP_PROTOCOL=grpc "$BPFLUA" agent --check
 expect 2 "no exporter named 'nonesuch'" "$BPFLUA" agent --check --config <(echo 'return { exporters = { "nonesuch" } }')
 "$BPFLUA" agent --config "$pkg/agent.lua" --listen "127.0.0.1:$port" --check >/dev/null 2>&1 &
 checker=$!
