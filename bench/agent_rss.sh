@@ -4,7 +4,7 @@
 # local HTTP server answers a steady load; prints the agent's VmRSS and
 # VmHWM (kB) once the load ends, the requests answered, the GET requests the
 # agent counted on the server side, its CPU samples and its lost events:
-#   rss_kb=N hwm_kb=N sent=N answered=N errors=N counted=N samples=N lost=N
+#   rss_kb=N hwm_kb=N sent=N answered=N errors=N counted=N samples=N lost=N profile_bytes=N
 # Bounded: RATE requests a second for SECONDS, on 127.0.0.1 only.
 #   bench/agent_rss.sh BPFLUA [RATE [SECONDS]]
 # tests/agent/rss.sh runs it with a non-sanitized bpflua and checks the numbers.
@@ -46,8 +46,20 @@ grep -q "serving http" "$tmp/agent.err" || { cat "$tmp/agent.err" >&2; exit 1; }
 ( end=$((SECONDS + secs)); while [ $SECONDS -lt $end ]; do
 	curl -s -I -o /dev/null "http://127.0.0.1:$aport/metrics" || true; sleep 2; done ) &
 pids="$pids $!"
+# AGENT_RSS_PPROF=1: a 2 s CPU profile pulled in the middle of the load
+# (stacks resolved: kallsyms and the sampled processes' symbol tables)
+if [ -n "${AGENT_RSS_PPROF:-}" ]; then
+	( sleep $((secs / 2)); curl -s --max-time 30 -o "$tmp/profile.pb" \
+		"http://127.0.0.1:$aport/debug/pprof/profile?seconds=2" ) &
+	puller=$!
+fi
 read -r sent answered errors _ _ < <($PY "$root/bench/agent_load.py" steady "$port" "$rate" "$secs")
 sleep 1 # the last requests' events drained
+profile_bytes=0
+if [ -n "${AGENT_RSS_PPROF:-}" ]; then
+	wait "$puller" || true
+	profile_bytes=$(stat -c %s "$tmp/profile.pb" 2>/dev/null || echo 0)
+fi
 curl -s "http://127.0.0.1:$aport/metrics" >"$tmp/metrics.txt"
 [ -n "${AGENT_RSS_SMAPS:-}" ] && cp "/proc/$agent/smaps" "$AGENT_RSS_SMAPS"
 rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$agent/status")
@@ -57,4 +69,4 @@ samples=$(awk '/^bpflua_cpu_samples_total/ { s += $2 } END { print s + 0 }' "$tm
 lost=$(awk '/^bpflua_events_lost_total/ { s += $2 } END { print s + 0 }' "$tmp/metrics.txt")
 kill -INT "$agent"
 wait "$agent" || true
-echo "rss_kb=$rss hwm_kb=$hwm sent=$sent answered=$answered errors=$errors counted=$counted samples=$samples lost=$lost"
+echo "rss_kb=$rss hwm_kb=$hwm sent=$sent answered=$answered errors=$errors counted=$counted samples=$samples lost=$lost profile_bytes=$profile_bytes"

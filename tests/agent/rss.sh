@@ -1,9 +1,9 @@
 #!/bin/bash
 # The agent's memory budget (issue 14: under 50 MB): bench/agent_rss.sh runs
 # bpflua agent with all four tracers on (CPU profile, network with HTTP,
-# syscalls, memory of the HTTP server) under a bounded local HTTP load; its
-# VmRSS and VmHWM after the load must stay under 50 MB, with every request
-# answered counted as a server span and no event lost.
+# syscalls, memory of the HTTP server) under a bounded local HTTP load, with
+# a pprof profile pulled midway; its VmRSS and VmHWM after the load must stay
+# under 50 MB, with every request answered counted and no event lost.
 # ASan's shadow memory and quarantine would swamp what is measured, so a
 # sanitized bpflua has a plain build made beside it (BPFLUA_RSS_BUILD).
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,9 +23,9 @@ if ldd "$BPFLUA" | grep -q libasan; then
 fi
 check "the measured bpflua is not sanitized" bash -c "! ldd '$bin' | grep -q libasan"
 
-out=$(AGENT_RSS_SMAPS=$tmp/smaps BPFLUA_CACHE_DIR=$tmp/cache timeout 300 "$src/bench/agent_rss.sh" "$bin" "$RATE" "$SECS" 2>"$tmp/bench.err" | tail -1)
+out=$(AGENT_RSS_PPROF=1 AGENT_RSS_SMAPS=$tmp/smaps BPFLUA_CACHE_DIR=$tmp/cache timeout 300 "$src/bench/agent_rss.sh" "$bin" "$RATE" "$SECS" 2>"$tmp/bench.err" | tail -1)
 echo "$out"
-eval "$(echo "$out" | grep -E '^rss_kb=[0-9]+ hwm_kb=[0-9]+ sent=[0-9]+ answered=[0-9]+ errors=[0-9]+ counted=[0-9]+ samples=[0-9]+ lost=[0-9]+$')"
+eval "$(echo "$out" | grep -E '^rss_kb=[0-9]+ hwm_kb=[0-9]+ sent=[0-9]+ answered=[0-9]+ errors=[0-9]+ counted=[0-9]+ samples=[0-9]+ lost=[0-9]+ profile_bytes=[0-9]+$')"
 if [ -z "${rss_kb:-}" ]; then
 	cat "$tmp/bench.err"
 	bad "bench/agent_rss.sh printed no numbers"
@@ -42,6 +42,8 @@ check "a load ran ($answered requests answered)" [ "$answered" -gt 100 ]
 check "no request failed on the client's side ($errors of $sent)" [ "$errors" = 0 ]
 check "every answered request counted ($counted of $answered)" [ "$counted" = "$answered" ]
 check "no event lost ($lost)" [ "$lost" = 0 ]
-# the profile counts its samples by command without resolving a stack
+# the profile counts its samples by command without resolving a stack, and
+# resolves them for the pprof profile pulled midway (counted in the budget)
 check "CPU samples counted ($samples)" [ "$samples" -gt 0 ]
+check "a pprof profile pulled midway ($profile_bytes bytes)" [ "$profile_bytes" -gt 100 ]
 finish agent_rss
