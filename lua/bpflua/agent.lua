@@ -237,9 +237,9 @@ end
 function Agent:on_stacks(list)
   for _, p in ipairs(self.pending) do
     for _, s in ipairs(list) do
-      local key = s.comm .. "\0" .. table.concat(s.user, ";") .. "\0" .. table.concat(s.kernel, ";")
+      local key = s.comm .. "\0" .. table.concat(s.user, ";") .. "\0" .. table.concat(s.kips, ",")
       local e = p.agg[key]
-      if e then e.count = e.count + s.count else p.agg[key] = { comm = s.comm, user = s.user, kernel = s.kernel, count = s.count } end
+      if e then e.count = e.count + s.count else p.agg[key] = { comm = s.comm, user = s.user, kips = s.kips, count = s.count } end
     end
   end
 end
@@ -248,8 +248,16 @@ function Agent:finish_profiles(now)
   local keep = {}
   for _, p in ipairs(self.pending) do
     if now >= p.deadline then
+      -- kernel frames named now, in one pass for the whole profile
+      local ips = {}
+      for _, s in pairs(p.agg) do for _, ip in ipairs(s.kips) do ips[ip] = true end end
+      local names = sources.kernel_names(ips)
       local list = {}
-      for _, s in pairs(p.agg) do list[#list + 1] = s end
+      for _, s in pairs(p.agg) do
+        local kernel = {}
+        for i, ip in ipairs(s.kips) do kernel[i] = names[ip] end
+        list[#list + 1] = { comm = s.comm, user = s.user, kernel = kernel, count = s.count }
+      end
       table.sort(list, function(a, b) return a.count > b.count end)
       local body = pprof.encode(list, { frequency = self.cfg.sample_rate, time_ns = p.start_ns,
                                         duration_ns = BPF.realtime_ns() - p.start_ns })

@@ -107,9 +107,9 @@ end
 -- second. Samples are counted by command; stacks are resolved only while
 -- someone waits for a pprof profile, and handed on. Kernel frames do not
 -- go through libbcc's table of kallsyms (13 MB, held): the addresses a
--- drain needs are looked up in one pass over /proc/kallsyms and their names
--- kept (KSYMS_KEEP at most); user frames go through the processes' own
--- tables, which are given back SYMBOLS_KEEP seconds after the last profile.
+-- profile needs are looked up in one pass over /proc/kallsyms when it is
+-- served, and their names kept (KSYMS_KEEP at most); user frames go through
+-- the processes' own tables, given back SYMBOLS_KEEP s after the last profile.
 local DRAIN_EVERY = 0.25
 local SYMBOLS_KEEP = 60
 local KSYMS_KEEP = 16384
@@ -129,8 +129,12 @@ local function kallsyms(want)
   local best, name = {}, {}
   local f = io.open("/proc/kallsyms", "r")
   if f then
+    local lines = 0
     for line in f:lines() do
-      local hex, kind, sym = line:match("^(%x+) ([tTwW]) (%S+)")
+      lines = lines + 1
+      -- some 100k short strings: collected as they go, not all at the end
+      if lines % 4096 == 0 then collectgarbage("step", 64) end
+      local hex, sym = line:match("^(%x+) [tTwW] (%S+)")
       local a = hex and math.tointeger(tonumber(hex, 16))
       if a and a ~= 0 then
         local lo, hi = 1, #ips + 1
@@ -155,6 +159,24 @@ end
 
 M.kallsyms = kallsyms
 
+-- names for a profile's kernel frames, "name_[k]" as profile.lua has them:
+-- one pass over /proc/kallsyms for those not named yet, once per profile
+local knames, nknames = {}, 0
+function M.kernel_names(ips)
+  local unknown = {}
+  for ip in pairs(ips) do if not knames[ip] then unknown[ip] = true end end
+  if next(unknown) then
+    if nknames > KSYMS_KEEP then knames, nknames = {}, 0 end
+    for ip, name in pairs(kallsyms(unknown)) do
+      knames[ip] = frame_name(name) .. "_[k]"
+      nknames = nknames + 1
+    end
+  end
+  local out = {}
+  for ip in pairs(ips) do out[ip] = knames[ip] or "[unknown]_[k]" end
+  return out
+end
+
 function M.cpu(reg, cfg, ctx)
   local decl = load_tracer("profile")
   local opts = { frequency = cfg.sample_rate, max_samples = cfg.max_samples, stack_storage = cfg.profile.stack_storage,
@@ -164,16 +186,17 @@ function M.cpu(reg, cfg, ctx)
                                help = "CPU profile samples taken, by command" }
   local last_reset, last_drain = BPF.monotonic(), BPF.monotonic()
   local resolved -- when stacks were last resolved (user symbol tables loaded), or nil
-  local knames, nknames = {}, 0
 
-  -- the half the samples are not going to (profile.lua's switch); stacks
-  -- as profile.lua gives them, when they are wanted
+  -- the half the samples are not going to (profile.lua's switch); when
+  -- stacks are wanted, { comm, pid, count, user = names, kips = kernel
+  -- addresses } (innermost first): kernel names come once per profile
+  -- (M.kernel_names), user names now, while the processes are there
   local function drain(want_stacks)
     local h = st.halves[st.half + 1]
     st.half = 1 - st.half
     st.active:set(0, st.half)
     BPF.sleep(0.001) -- a sample that saw the old half is done long before
-    local rows, unknown, users = {}, {}, {}
+    local list, users = {}, {}
     for k, n in h.counts:items() do
       samples:add({ k.comm }, n)
       if want_stacks then
@@ -191,39 +214,14 @@ function M.cpu(reg, cfg, ctx)
         end
         local kips = {}
         if k.kernel_stack >= 0 then
-          for ip in h.stacks:walk(k.kernel_stack) do
-            kips[#kips + 1] = ip
-            if not knames[ip] then unknown[ip] = true end
-          end
+          for ip in h.stacks:walk(k.kernel_stack) do kips[#kips + 1] = ip end
         end
-        rows[#rows + 1] = { comm = k.comm, pid = k.pid, count = n, user = user, kips = kips }
+        list[#list + 1] = { comm = k.comm, pid = k.pid, count = n, user = user, kips = kips }
       end
     end
     h.counts:clear()
     h.stacks:clear()
-    if not want_stacks or #rows == 0 then return end
-    if next(unknown) then
-      if nknames > KSYMS_KEEP then knames, nknames = {}, 0 end
-      for ip, name in pairs(kallsyms(unknown)) do
-        knames[ip] = frame_name(name) .. "_[k]"
-        nknames = nknames + 1
-      end
-    end
-    -- one entry per (comm, user stack, kernel stack) as names
-    local agg, list = {}, {}
-    for _, r in ipairs(rows) do
-      local kernel = {}
-      for i, ip in ipairs(r.kips) do kernel[i] = knames[ip] or "[unknown]_[k]" end
-      local key = r.comm .. "\0" .. table.concat(r.user, ";") .. "\0" .. table.concat(kernel, ";")
-      local e = agg[key]
-      if e then
-        e.count = e.count + r.count
-      else
-        e = { comm = r.comm, pid = r.pid, count = r.count, user = r.user, kernel = kernel }
-        agg[key] = e
-        list[#list + 1] = e
-      end
-    end
+    if #list == 0 then return end
     BPF.sym_trim()
     if ctx.on_stacks then ctx.on_stacks(list) end
   end
