@@ -45,7 +45,7 @@ _bpflua()
 			COMPREPLY=($(compgen -f -- "$cur"))
 			;;
 		--listen | --otlp) ;;
-		*) COMPREPLY=($(compgen -W "--config --listen --otlp --help" -- "$cur")) ;;
+		*) COMPREPLY=($(compgen -W "--config --listen --otlp --check --help" -- "$cur")) ;;
 		esac
 		;;
 	*)

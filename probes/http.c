@@ -72,7 +72,10 @@ BPF_HASH(ssl_calls, u32, struct ssl_call, 10240);
 BPF_PERCPU_ARRAY(scratch, struct event, 1);
 BPF_PERCPU_ARRAY(events_lost, u64, 1);
 #ifdef BL_RINGBUF
-BPF_RINGBUF_OUTPUT(events, 2048);
+#ifndef BL_RB_PAGES /* a power of 2; the agent sets fewer (bpflua/events.lua) */
+#define BL_RB_PAGES 2048
+#endif
+BPF_RINGBUF_OUTPUT(events, BL_RB_PAGES);
 #else
 BPF_PERF_OUTPUT(events);
 #endif

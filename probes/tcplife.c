@@ -28,7 +28,10 @@ struct event {
 BPF_HASH(sessions, u64, struct session, 65536);
 BPF_PERCPU_ARRAY(events_lost, u64, 1);
 #ifdef BL_RINGBUF
-BPF_RINGBUF_OUTPUT(events, 1024);
+#ifndef BL_RB_PAGES /* a power of 2; the agent sets fewer (bpflua/events.lua) */
+#define BL_RB_PAGES 1024
+#endif
+BPF_RINGBUF_OUTPUT(events, BL_RB_PAGES);
 #else
 BPF_PERF_OUTPUT(events);
 #endif

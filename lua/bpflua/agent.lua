@@ -4,6 +4,7 @@
 -- when one is named. SIGHUP reloads the config; counters carry on.
 local config = require("bpflua.agent.config")
 local sources = require("bpflua.agent.sources")
+local events = require("bpflua.events")
 local exporter = require("bpflua.exporter")
 local metrics = require("bpflua.metrics")
 local prometheus = require("bpflua.prometheus")
@@ -11,7 +12,7 @@ local pprof = require("bpflua.pprof")
 
 local M = {}
 
-local USAGE = [[usage: bpflua agent [--config FILE.lua] [--listen ADDR:PORT] [--otlp URL]
+local USAGE = [[usage: bpflua agent [--config FILE.lua] [--listen ADDR:PORT] [--otlp URL] [--check]
 
 Runs the CPU profiler, the network, syscall and (for one process) memory
 tracers together and exports what they count:
@@ -28,10 +29,12 @@ options:
                       exporters = { "runq_latency", ... })
   --listen ADDR:PORT  where to serve (default 127.0.0.1:9435; port 0: any free one)
   --otlp URL          an OTLP/HTTP collector's base URL
+  --check             check the config (and the exporters it names) and exit
   -h, --help          this help
 SIGHUP reloads the config file without losing counters.]]
 
 local PPROF_MAX_SECONDS = 300
+local FLUSH_SECONDS = 3
 
 local function usage_error(msg)
   error(BPF.error("usage", "agent: " .. msg .. "\n(bpflua agent --help lists the options)"), 0)
@@ -43,6 +46,11 @@ local function parse(argv)
   while i <= #argv do
     local s = argv[i]
     if s == "-h" or s == "--help" then return nil end
+    if s == "--check" then
+      a.check = true
+      i = i + 1
+      goto continue
+    end
     local name, inline = s:match("^%-%-([%w-]+)=(.*)$")
     name = name or s:match("^%-%-([%w-]+)$")
     if name ~= "config" and name ~= "listen" and name ~= "otlp" then
@@ -56,6 +64,7 @@ local function parse(argv)
     end
     a[name] = v
     i = i + 1
+    ::continue::
   end
   return a
 end
@@ -110,6 +119,7 @@ Agent.__index = Agent
 -- stops those started before it, and the error says which
 function Agent:start_sources(cfg)
   local list = {}
+  events.ring_pages(cfg.ring_buffer_pages)
   local ok, err = pcall(function()
     local function add(name, src) list[#list + 1] = { name = name, src = src } end
     if cfg.enable_syscall_tracing then add("syscalls", sources.syscalls(self.reg, cfg, self.ctx)) end
@@ -135,7 +145,12 @@ function Agent:collect()
     self.lost:add({ s.name }, self.lost_deltas:grow(s.name .. "#" .. self.generation, lost))
   end
   self.self_metrics()
-  return self.reg:collect()
+  local families = self.reg:collect()
+  -- the exporter's own counts (sent, failed, dropped, retried) beside them
+  if self.exp and self.exp.families then
+    for _, f in ipairs(self.exp:families()) do families[#families + 1] = f end
+  end
+  return families
 end
 
 function Agent:stop_sources()
@@ -222,9 +237,9 @@ end
 function Agent:on_stacks(list)
   for _, p in ipairs(self.pending) do
     for _, s in ipairs(list) do
-      local key = s.comm .. "\0" .. table.concat(s.user, ";") .. "\0" .. table.concat(s.kernel, ";")
+      local key = s.comm .. "\0" .. table.concat(s.user, ";") .. "\0" .. table.concat(s.kips, ",")
       local e = p.agg[key]
-      if e then e.count = e.count + s.count else p.agg[key] = { comm = s.comm, user = s.user, kernel = s.kernel, count = s.count } end
+      if e then e.count = e.count + s.count else p.agg[key] = { comm = s.comm, user = s.user, kips = s.kips, count = s.count } end
     end
   end
 end
@@ -233,8 +248,16 @@ function Agent:finish_profiles(now)
   local keep = {}
   for _, p in ipairs(self.pending) do
     if now >= p.deadline then
+      -- kernel frames named now, in one pass for the whole profile
+      local ips = {}
+      for _, s in pairs(p.agg) do for _, ip in ipairs(s.kips) do ips[ip] = true end end
+      local names = sources.kernel_names(ips)
       local list = {}
-      for _, s in pairs(p.agg) do list[#list + 1] = s end
+      for _, s in pairs(p.agg) do
+        local kernel = {}
+        for i, ip in ipairs(s.kips) do kernel[i] = names[ip] end
+        list[#list + 1] = { comm = s.comm, user = s.user, kernel = kernel, count = s.count }
+      end
       table.sort(list, function(a, b) return a.count > b.count end)
       local body = pprof.encode(list, { frequency = self.cfg.sample_rate, time_ns = p.start_ns,
                                         duration_ns = BPF.realtime_ns() - p.start_ns })
@@ -251,7 +274,8 @@ function Agent:loop()
   local last_export = start
   while true do
     local now = BPF.monotonic()
-    local wait = 100
+    -- the event streams' rings are drained at least this often (ms)
+    local wait = 50
     for _, p in ipairs(self.pending) do wait = math.min(wait, math.max(0, math.floor((p.deadline - now) * 1000))) end
     if self.cfg.duration then wait = math.min(wait, math.max(0, math.floor((start + self.cfg.duration - now) * 1000))) end
     for _, r in ipairs(self.srv:poll(wait)) do self:serve(r) end
@@ -271,7 +295,8 @@ function Agent:loop()
   end
   if self.exp then
     self.exp:export_metrics(self:collect(), self.reg.start_time_ns, BPF.realtime_ns())
-    if self.exp.flush then self.exp:flush() else self.exp:pump() end
+    -- a collector that is down holds the exit up this long at most
+    if self.exp.flush then self.exp:flush(FLUSH_SECONDS) else self.exp:pump() end
   end
 end
 
@@ -281,8 +306,9 @@ local function otlp_exporter(endpoint, cfg)
     error(BPF.error("missing", "--otlp " .. endpoint .. ": this bpflua has no OTLP exporter (lua/bpflua/otlp.lua): "
       .. (tostring(mod):match("^[^\n]*"):gsub(":%s*$", ""))), 0)
   end
-  return mod.new{ endpoint = endpoint, service_name = cfg.service_name or os.getenv("OTEL_SERVICE_NAME") or "bpflua",
-                  resource = { ["service.name"] = cfg.service_name or os.getenv("OTEL_SERVICE_NAME") or "bpflua" } }
+  -- service.name: the config's, else OTEL_SERVICE_NAME, else the one in
+  -- OTEL_RESOURCE_ATTRIBUTES, else "bpflua" (otlp.new's order)
+  return mod.new{ endpoint = endpoint, service_name = cfg.service_name }
 end
 
 -- argv: the words after `agent`; embed (for Lua callers): exporter = an
@@ -299,6 +325,13 @@ function M.main(argv, embed)
   for _, name in ipairs(cfg.exporters) do exporter.load(name) end -- checked before anything starts
   local endpoint = a.otlp or cfg.otlp_endpoint or os.getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
   if endpoint == "" then endpoint = nil end
+  if a.check then
+    -- the exporter's settings too (OTEL_*: endpoint, protocol, headers,
+    -- timeout, certificates): made and closed, nothing sent
+    if endpoint and not embed.exporter then otlp_exporter(endpoint, cfg):close() end
+    print(string.format("%s: ok", a.config or "(defaults)"))
+    return 0
+  end
   local self = setmetatable({ cfg = cfg, config_path = a.config, listen_arg = a.listen, pending = {},
                               generation = 0, lost_deltas = metrics.deltas() }, Agent)
   self.exp = embed.exporter or (endpoint and otlp_exporter(endpoint, cfg))
@@ -306,7 +339,8 @@ function M.main(argv, embed)
   self.lost = self.reg:counter{ name = "bpflua_events_lost_total", labels = { "tracer" },
                                 help = "Events a tracer's buffer could not hold" }
   self.self_metrics = self_metrics(self.reg)
-  self.ctx = { exporter = self.exp, on_stacks = function(list) self:on_stacks(list) end }
+  self.ctx = { exporter = self.exp, on_stacks = function(list) self:on_stacks(list) end,
+               wants_stacks = function() return #self.pending > 0 end }
   self.srv = BPF.httpd{ listen = cfg.listen }
   BPF.graceful_stop(true)
   BPF.reload_on_hup()

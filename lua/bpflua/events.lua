@@ -18,6 +18,14 @@ function M.use_ring()
   return BPF.features().ringbuf
 end
 
+-- Pages of a ring buffer, for the snippets that take BL_RB_PAGES (tcplife,
+-- http): nil keeps each snippet's own size, sized for a tracer drained
+-- now and then; the agent drains often and keeps its memory small.
+local ring_pages
+function M.ring_pages(n)
+  ring_pages = n
+end
+
 -- The -D options a snippet needs. drain_on_timer: the program skips the
 -- wake-up per event (BPF_RB_NO_WAKEUP) and the reader drains on a timer,
 -- which costs the traced workload far less than a wake-up per event.
@@ -26,6 +34,7 @@ function M.defines(defs, drain_on_timer)
   if M.use_ring() then
     defs.BL_RINGBUF = true
     defs.BL_RB_FLAGS = drain_on_timer and 1 or 0 -- BPF_RB_NO_WAKEUP
+    defs.BL_RB_PAGES = ring_pages
   end
   return defs
 end

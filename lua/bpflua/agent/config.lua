@@ -21,6 +21,13 @@ local function bool(v)
   return v
 end
 
+local function pow2_pages(v)
+  if math.type(v) ~= "integer" or v < 1 or v > 65536 or v & (v - 1) ~= 0 then
+    return nil, "a power of 2 from 1 to 65536 (pages of 4 KiB)"
+  end
+  return v
+end
+
 local function str(v)
   if type(v) ~= "string" or v == "" then return nil, "a non-empty string" end
   return v
@@ -51,6 +58,10 @@ local SCHEMA = {
   max_samples = { int(1), 100000, help = "CPU profile samples kept per interval" },
   interval = { positive, 10, help = "seconds between OTLP exports and profile sample budgets" },
   max_series = { int(1, 1000000), 1000, help = "series per metric family; the rest are counted as dropped" },
+  -- 1 MiB each for the TCP and HTTP events: at 500 requests a second
+  -- (4 events of 2 KiB each) the loop's 50 ms between drains fills a tenth
+  -- of it, and a ring's pages count toward the agent's RSS once touched
+  ring_buffer_pages = { pow2_pages, 256, help = "ring buffer pages (4 KiB) of each event stream" },
   listen = { str, "127.0.0.1:9435", help = "ADDR:PORT for /metrics and /debug/pprof" },
   otlp_endpoint = { str, nil, help = "OTLP/HTTP base URL (also --otlp, OTEL_EXPORTER_OTLP_ENDPOINT)" },
   service_name = { str, nil, help = "OTLP service.name (also OTEL_SERVICE_NAME)" },

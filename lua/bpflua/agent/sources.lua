@@ -103,9 +103,80 @@ function M.syscalls(reg, cfg)
 end
 
 ---------------------------------------------------------------- CPU profile
--- scripts/profile.lua itself: its poll drains the kernel's counts into
--- st.agg every quarter second; the agent takes them from there, counts
--- samples by command and hands them to whoever waits for a pprof profile.
+-- scripts/profile.lua's probe, its two halves drained here every quarter
+-- second. Samples are counted by command; stacks are resolved only while
+-- someone waits for a pprof profile, and handed on. Kernel frames do not
+-- go through libbcc's table of kallsyms (13 MB, held): the addresses a
+-- profile needs are looked up in one pass over /proc/kallsyms when it is
+-- served, and their names kept (KSYMS_KEEP at most); user frames go through
+-- the processes' own tables, given back SYMBOLS_KEEP s after the last profile.
+local DRAIN_EVERY = 0.25
+local SYMBOLS_KEEP = 60
+local KSYMS_KEEP = 16384
+
+local function frame_name(s)
+  return (s:gsub(";", ":"))
+end
+
+-- { ip = true } -> { ip = name }: the nearest text symbol at or below each
+-- ip. One pass, whatever the file's order: a symbol at a is the best yet
+-- for the first ip at or above it, and an ip with nothing between it and
+-- the one below shares that one's symbol.
+local function kallsyms(want)
+  local ips = {}
+  for ip in pairs(want) do ips[#ips + 1] = ip end
+  table.sort(ips, math.ult)
+  local best, name = {}, {}
+  local f = io.open("/proc/kallsyms", "r")
+  if f then
+    local lines = 0
+    for line in f:lines() do
+      lines = lines + 1
+      -- some 100k short strings: collected as they go, not all at the end
+      if lines % 4096 == 0 then collectgarbage("step", 64) end
+      local hex, sym = line:match("^(%x+) [tTwW] (%S+)")
+      local a = hex and math.tointeger(tonumber(hex, 16))
+      if a and a ~= 0 then
+        local lo, hi = 1, #ips + 1
+        while lo < hi do
+          local mid = (lo + hi) // 2
+          if math.ult(ips[mid], a) then lo = mid + 1 else hi = mid end
+        end
+        if lo <= #ips and (not best[lo] or math.ult(best[lo], a)) then best[lo], name[lo] = a, sym end
+      end
+    end
+    f:close()
+  end
+  local out = {}
+  for i, ip in ipairs(ips) do
+    if i > 1 and best[i - 1] and (not best[i] or math.ult(best[i], best[i - 1])) then
+      best[i], name[i] = best[i - 1], name[i - 1]
+    end
+    out[ip] = name[i] or "[unknown]"
+  end
+  return out
+end
+
+M.kallsyms = kallsyms
+
+-- names for a profile's kernel frames, "name_[k]" as profile.lua has them:
+-- one pass over /proc/kallsyms for those not named yet, once per profile
+local knames, nknames = {}, 0
+function M.kernel_names(ips)
+  local unknown = {}
+  for ip in pairs(ips) do if not knames[ip] then unknown[ip] = true end end
+  if next(unknown) then
+    if nknames > KSYMS_KEEP then knames, nknames = {}, 0 end
+    for ip, name in pairs(kallsyms(unknown)) do
+      knames[ip] = frame_name(name) .. "_[k]"
+      nknames = nknames + 1
+    end
+  end
+  local out = {}
+  for ip in pairs(ips) do out[ip] = knames[ip] or "[unknown]_[k]" end
+  return out
+end
+
 function M.cpu(reg, cfg, ctx)
   local decl = load_tracer("profile")
   local opts = { frequency = cfg.sample_rate, max_samples = cfg.max_samples, stack_storage = cfg.profile.stack_storage,
@@ -113,24 +184,66 @@ function M.cpu(reg, cfg, ctx)
   local st = decl.init(opts)
   local samples = reg:counter{ name = "bpflua_cpu_samples_total", labels = { "comm" },
                                help = "CPU profile samples taken, by command" }
-  local last_reset = BPF.monotonic()
+  local last_reset, last_drain = BPF.monotonic(), BPF.monotonic()
+  local resolved -- when stacks were last resolved (user symbol tables loaded), or nil
+
+  -- the half the samples are not going to (profile.lua's switch); when
+  -- stacks are wanted, { comm, pid, count, user = names, kips = kernel
+  -- addresses } (innermost first): kernel names come once per profile
+  -- (M.kernel_names), user names now, while the processes are there
+  local function drain(want_stacks)
+    local h = st.halves[st.half + 1]
+    st.half = 1 - st.half
+    st.active:set(0, st.half)
+    BPF.sleep(0.001) -- a sample that saw the old half is done long before
+    local list, users = {}, {}
+    for k, n in h.counts:items() do
+      samples:add({ k.comm }, n)
+      if want_stacks then
+        local user = {}
+        if k.user_stack >= 0 then
+          local key = k.pid .. ":" .. k.user_stack
+          user = users[key]
+          if not user then
+            user = {}
+            for ip in h.stacks:walk(k.user_stack) do user[#user + 1] = frame_name(st.b:sym(ip, k.pid)) end
+            users[key] = user
+          end
+        elseif k.user_stack ~= -BPF.EFAULT then
+          user = { "[lost stack]" } -- -EFAULT is a kernel thread; anything else found no room in the map
+        end
+        local kips = {}
+        if k.kernel_stack >= 0 then
+          for ip in h.stacks:walk(k.kernel_stack) do kips[#kips + 1] = ip end
+        end
+        list[#list + 1] = { comm = k.comm, pid = k.pid, count = n, user = user, kips = kips }
+      end
+    end
+    h.counts:clear()
+    h.stacks:clear()
+    if #list == 0 then return end
+    BPF.sym_trim()
+    if ctx.on_stacks then ctx.on_stacks(list) end
+  end
+
   return {
     poll = function()
-      decl.poll(st, opts, 0)
-      if next(st.agg) then
-        local got = st.agg
-        st.agg = {}
-        local list = {}
-        for _, s in pairs(got) do
-          list[#list + 1] = s
-          samples:add({ s.comm }, s.count)
-        end
-        if ctx.on_stacks then ctx.on_stacks(list) end
+      local now = BPF.monotonic()
+      local want = ctx.wants_stacks == nil or ctx.wants_stacks()
+      if want then
+        resolved = now
+      elseif resolved and now - resolved >= SYMBOLS_KEEP then
+        BPF.sym_flush()
+        resolved = nil
+      end
+      if now - last_drain >= DRAIN_EVERY then
+        last_drain = now
+        drain(want)
       end
       -- max_samples is a budget per interval: the kernel stops at it
-      if BPF.monotonic() - last_reset >= cfg.interval then
+      if now - last_reset >= cfg.interval then
         st.total:set(0, 0)
-        last_reset = BPF.monotonic()
+        last_reset = now
       end
     end,
     collect = noop, lost = function() return 0 end,
@@ -228,7 +341,8 @@ local function http(reg, cfg, ctx)
       if grpc then attrs["rpc.system"], attrs["rpc.grpc.status_code"] = "grpc", r.grpc_status end
       local failed = grpc and (r.grpc_status or 0) ~= 0 or (tonumber(r.status) or 0) >= (r.side == "server" and 500 or 400)
       ctx.exporter:span{ name = grpc and tostring(r.path) or tostring(r.method), kind = r.side,
-                         start_ns = now - t * 1000, end_ns = now, attributes = attrs, status_code = failed and 2 or 0 }
+                         start_ns = now - t * 1000, end_ns = now, attributes = attrs,
+                         status_code = failed and "error" or nil }
     end
   end)
   local st = decl.init(opts)
