@@ -125,8 +125,8 @@ function Conn:http1_message(e, data, pos, out)
       for i, r in ipairs(self.queue) do
         if r.dir ~= e.dir then
           req = table.remove(self.queue, i)
-          rec = { method = r.method, path = r.path, status = status, protocol = r.protocol, start = r.ts,
-                  latency_ms = (e.ts - r.ts) / 1e6, side = r.dir == SEND and "client" or "server" }
+          rec = { method = r.method, path = r.path, status = status, protocol = r.protocol, start_ts = r.ts,
+                  first_ts = e.ts, latency_ms = (e.ts - r.ts) / 1e6, side = r.dir == SEND and "client" or "server" }
           break
         end
       end
@@ -183,10 +183,11 @@ function Conn:http1_message(e, data, pos, out)
 end
 
 -- A response's record is out once its last byte is seen (at ts), or once
--- it is known that it will not be (ts nil: total_ms stays unset).
+-- it is known that it will not be (ts nil: total_ms stays unset). start_ts
+-- and end_ts: the kernel's clock (CLOCK_MONOTONIC), for spans.
 function M.finish(rec, out, ts)
-  if ts then rec.total_ms = (ts - rec.start) / 1e6 end
-  rec.start = nil
+  if ts then rec.total_ms = (ts - rec.start_ts) / 1e6 end
+  rec.end_ts, rec.first_ts = ts or rec.first_ts, nil
   out[#out + 1] = rec
 end
 
@@ -318,7 +319,8 @@ function Conn:h2_done(stream_id, ts, out)
   -- latency to the response's first HEADERS, total to its END_STREAM
   out[#out + 1] = { method = st.method, path = st.path, status = st.status, grpc_status = st.grpc_status,
                     protocol = st.grpc and "grpc" or "h2c", latency_ms = ((st.first or ts) - st.ts) / 1e6,
-                    total_ms = (ts - st.ts) / 1e6, side = self.h2.c2s == SEND and "client" or "server" }
+                    total_ms = (ts - st.ts) / 1e6, start_ts = st.ts, end_ts = ts,
+                    side = self.h2.c2s == SEND and "client" or "server" }
 end
 
 -- A header block's first fragment (HEADERS, PUSH_PROMISE): where it starts

@@ -267,7 +267,8 @@ local function tcp(reg, cfg, ctx)
     bytes:add({ r.comm, "sent" }, r.tx_bytes)
     bytes:add({ r.comm, "received" }, r.rx_bytes)
     if ctx.exporter then
-      local now = BPF.realtime_ns()
+      -- the kernel's timestamps where the decoder kept them
+      local now = r.end_ts and require("bpflua.otlp").wall_ns(r.end_ts) or BPF.realtime_ns()
       ctx.exporter:log{ time_ns = now, body = "tcp session",
         attributes = { ["process.pid"] = r.pid, ["process.command"] = r.comm, ["network.local.address"] = r.laddr,
                        ["network.local.port"] = r.lport, ["network.peer.address"] = r.raddr,
@@ -325,7 +326,9 @@ local function http(reg, cfg, ctx)
   local opts = { pid = cfg.network.pid, port = cfg.network.port, side = "both", no_tls = not cfg.network.tls,
                  format = "json" }
   opts.out = sink(function(r)
-    local t = us(r.latency_ms)
+    -- a request's duration runs to its response's last byte where that
+    -- was seen (OpenTelemetry's http.*.request.duration)
+    local t = us(r.total_ms or r.latency_ms)
     local grpc = r.protocol == "grpc"
     if grpc then
       local service, method = tostring(r.path or ""):match("^/([^/]*)/([^/]*)$")
