@@ -51,7 +51,7 @@ struct snap {
 	unsigned long long exe_dev, exe_ino; /* an exec replaces the mappings */
 	unsigned long used;
 	uint64_t taken_ms, checked_ms;
-	int gone;
+	int gone; /* as bl_snap_gone() says */
 	struct mapping *maps;
 	size_t n;
 };
@@ -383,8 +383,10 @@ int bl_snap_gone(int pid)
 	if (!s)
 		return -ENOENT;
 	now = now_ms();
-	if (!s->gone && now - s->checked_ms >= GONE_CHECK_MS) {
-		s->gone = bl_proc_start_time(pid) != s->start;
+	if (now - s->checked_ms >= GONE_CHECK_MS) {
+		unsigned long long start = bl_proc_start_time(pid);
+
+		s->gone = start == s->start ? 0 : start ? 2 : 1;
 		s->checked_ms = now;
 	}
 	return s->gone;

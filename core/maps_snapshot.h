@@ -28,9 +28,9 @@ unsigned long long bl_proc_start_time(int pid);
  * such process). */
 int bl_snap_take(int pid, unsigned max_age_ms);
 
-/* 1 when pid has a snapshot whose process is gone (exited, or the pid now
- * names another process), 0 when it runs, -ENOENT without a snapshot.
- * Checked at most every few milliseconds. */
+/* Whether the process pid's snapshot describes still runs: 0 it does, 1 it
+ * exited, 2 the pid now names another process, -ENOENT without a snapshot.
+ * /proc is read at most every 10 ms per snapshot. */
 int bl_snap_gone(int pid);
 
 /* Resolves addr in pid's snapshot: 0 and the function's name (and the

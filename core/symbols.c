@@ -199,8 +199,9 @@ static int from_snapshot(int pid, uint64_t addr, int with_offset, char *out, siz
 	return 0;
 }
 
-/* 1 when pid's snapshot speaks for it (its process is gone); else the
- * snapshot is taken or refreshed while the process runs */
+/* 1 when pid's snapshot speaks for it (its process exited); else one is
+ * taken, refreshed, or replaced (the pid was reused: the process running
+ * now is the likelier owner of its stacks) while the process runs */
 static int snapshot_first(int pid)
 {
 	if (pid <= 0)
