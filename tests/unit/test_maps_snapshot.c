@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,12 +195,64 @@ static void mappings_bounded(void **state)
 	bl_sym_flush();
 }
 
+/* A process mapping more distinct files than are held open: the files held
+ * stay at their bound (the least recently used closed), and a flush leaves
+ * no descriptor behind. */
+static void files_bounded(void **state)
+{
+	enum { FILES = BL_SNAP_MAX_FILES + 20 };
+	char dir[] = "snapfilesXXXXXX", path[64];
+	int fds = open_fds(), ready[2];
+	pid_t pid;
+	char b;
+
+	(void)state;
+	bl_sym_flush();
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL))
+			_exit(1);
+		for (int i = 0; i < FILES; i++) {
+			int fd;
+
+			snprintf(path, sizeof(path), "%s/%d", dir, i);
+			fd = open(path, O_RDWR | O_CREAT, 0600);
+			if (fd < 0 || ftruncate(fd, 4096) ||
+			    mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0) == MAP_FAILED)
+				_exit(1);
+			close(fd);
+		}
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &b, 1), 1);
+	close(ready[0]);
+	assert_true(bl_sym_snapshot(pid, 0) >= FILES);
+	assert_int_equal(bl_snap_files(), BL_SNAP_MAX_FILES);
+	assert_int_equal(open_fds(), fds + BL_SNAP_MAX_FILES);
+	reap(pid);
+	for (int i = 0; i < FILES; i++) {
+		snprintf(path, sizeof(path), "%s/%d", dir, i);
+		unlink(path);
+	}
+	rmdir(dir);
+	bl_sym_flush();
+	assert_int_equal(open_fds(), fds);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(outlives_the_process),
 		cmocka_unit_test(bounded_least_recently_used),
 		cmocka_unit_test(mappings_bounded),
+		cmocka_unit_test(files_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
