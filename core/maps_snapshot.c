@@ -312,20 +312,22 @@ static int overlaps(const struct mapping *m, const struct mapping *list, size_t 
 
 int bl_snap_take(int pid, unsigned max_age_ms)
 {
-	unsigned long long start = pid > 0 ? bl_proc_start_time(pid) : 0, dev, ino;
+	unsigned long long start, dev, ino;
 	struct mapping *fresh;
-	struct snap *s;
+	struct snap *s = pid > 0 ? find(pid) : NULL;
 	uint64_t now = now_ms();
 	size_t n;
 	int err;
 
-	if (!start)
-		return -ESRCH;
-	s = find(pid);
-	if (s && s->start == start && !s->gone && now - s->taken_ms < max_age_ms) {
+	/* called for every address resolved: a recent snapshot of a process
+	 * still running (checked every few ms) costs no reading of /proc */
+	if (s && now - s->taken_ms < max_age_ms && bl_snap_gone(pid) == 0) {
 		s->used = ++clock_;
 		return (int)s->n;
 	}
+	start = pid > 0 ? bl_proc_start_time(pid) : 0;
+	if (!start)
+		return -ESRCH;
 	fresh = calloc(BL_SNAP_MAX_MAPPINGS, sizeof(*fresh));
 	if (!fresh)
 		return -ENOMEM;
