@@ -377,6 +377,46 @@ int bl_snap_take(int pid, unsigned max_age_ms)
 	return (int)n;
 }
 
+/* The children of pid's main thread (/proc/PID/task/PID/children, as the
+ * kernel lists them: decimal pids and spaces), appended to out up to max */
+static size_t children(int pid, int *out, size_t n, size_t max)
+{
+	char path[96];
+	FILE *f;
+	long c;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+	f = fopen(path, "re");
+	if (!f)
+		return n;
+	while (n < max && fscanf(f, "%ld", &c) == 1)
+		if (c > 0 && c <= INT32_MAX)
+			out[n++] = (int)c;
+	fclose(f);
+	return n;
+}
+
+int bl_snap_take_tree(int pid, unsigned max_age_ms, int max_procs)
+{
+	int *procs, taken = 0;
+	size_t n = 1;
+
+	if (max_procs < 1)
+		return -EINVAL;
+	procs = calloc((size_t)max_procs, sizeof(*procs));
+	if (!procs)
+		return -ENOMEM;
+	procs[0] = pid;
+	/* breadth first: each process's children join the list as it is taken */
+	for (size_t i = 0; i < n; i++) {
+		if (bl_snap_take(procs[i], max_age_ms) >= 0)
+			taken++;
+		n = children(procs[i], procs, n, (size_t)max_procs);
+	}
+	free(procs);
+	return taken;
+}
+
 int bl_snap_gone(int pid)
 {
 	struct snap *s = find(pid);

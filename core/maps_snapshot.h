@@ -28,6 +28,11 @@ unsigned long long bl_proc_start_time(int pid);
  * such process). */
 int bl_snap_take(int pid, unsigned max_age_ms);
 
+/* bl_snap_take() for pid and the processes it started, and theirs (as
+ * their main threads' children), at most max_procs in all: what a command
+ * run through a shell or a build runs. Returns the processes taken. */
+int bl_snap_take_tree(int pid, unsigned max_age_ms, int max_procs);
+
 /* Whether the process pid's snapshot describes still runs: 0 it does, 1 it
  * exited, 2 the pid now names another process, -ENOENT without a snapshot.
  * /proc is read at most every 10 ms per snapshot. */

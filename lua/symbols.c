@@ -50,9 +50,11 @@ static int l_sym_trim(lua_State *L)
 	return 2;
 }
 
-/* BPF.sym_snapshot(pid[, max_age_ms]): snapshots pid's mappings now (or
- * refreshes one older than max_age_ms), so that its stacks still resolve
- * after it exits; the mappings kept, or nil and why. */
+/* BPF.sym_snapshot(pid[, max_age_ms[, with_children]]): snapshots pid's
+ * mappings now (or refreshes one older than max_age_ms), so that its stacks
+ * still resolve after it exits; the mappings kept, or nil and why. With
+ * children, also the processes it started (at most 64 in all); then the
+ * processes taken. */
 static int l_sym_snapshot(lua_State *L)
 {
 	lua_Integer pid = luaL_checkinteger(L, 1);
@@ -61,7 +63,10 @@ static int l_sym_snapshot(lua_State *L)
 
 	luaL_argcheck(L, pid > 0 && pid <= INT32_MAX, 1, "a process id");
 	luaL_argcheck(L, age >= 0 && age <= INT32_MAX, 2, "milliseconds, from 0");
-	n = bl_sym_snapshot((int)pid, (unsigned)age);
+	if (lua_toboolean(L, 3))
+		n = bl_snap_take_tree((int)pid, (unsigned)age, 64);
+	else
+		n = bl_sym_snapshot((int)pid, (unsigned)age);
 	if (n < 0) {
 		luaL_pushfail(L);
 		lua_pushfstring(L, "cannot read the mappings of process %d: %s", (int)pid, strerror(-n));

@@ -41,17 +41,18 @@ end
 -- sleeps: a command that runs for less than this leaves no snapshot.
 M.WATCH_EVERY = 0.02
 
--- Sleeps ms milliseconds; meanwhile the followed process's mappings are
--- snapshotted every WATCH_EVERY seconds (re-read when a tenth of a second
--- old), so a short command's stacks resolve after it exits. Never at once:
--- a command just released may not have replaced bpflua's image yet.
+-- Sleeps ms milliseconds; meanwhile the followed process's mappings, and
+-- those of the processes it started, are snapshotted every WATCH_EVERY
+-- seconds (re-read when a tenth of a second old), so a short command's
+-- stacks resolve after it exits. Never at once: a command just released
+-- may not have replaced bpflua's image yet.
 function M.sleep_watching(pid, ms)
   local left = ms / 1000
   while left > 0 do
     local step = pid and math.min(left, M.WATCH_EVERY) or left
     if not BPF.sleep(step) then return false end
     left = left - step
-    if pid then BPF.sym_snapshot(pid, 100) end
+    if pid then BPF.sym_snapshot(pid, 100, true) end
   end
   return true
 end

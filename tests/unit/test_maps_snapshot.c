@@ -246,6 +246,53 @@ static void files_bounded(void **state)
 	assert_int_equal(open_fds(), fds);
 }
 
+/* A process and the one it started, taken together from the first: the
+ * grandchild's address resolves once both are gone. */
+static void children_taken(void **state)
+{
+	int ready[2];
+	pid_t pid, grandchild;
+	char name[256];
+
+	(void)state;
+	bl_sym_flush();
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		pid_t g;
+
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL))
+			_exit(1);
+		g = fork();
+		if (g == 0) {
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL))
+				_exit(1);
+			pause();
+			_exit(0);
+		}
+		if (g < 0 || write(ready[1], &g, sizeof(g)) != sizeof(g))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &grandchild, sizeof(grandchild)), sizeof(grandchild));
+	close(ready[0]);
+	wait_running(pid);
+	wait_running(grandchild);
+	assert_int_equal(bl_snap_take_tree(pid, 0, 64), 2);
+	assert_int_equal(bl_snap_count(), 2);
+	assert_int_equal(bl_snap_take_tree(pid, 0, 1), 1); /* the bound */
+	reap(pid); /* and the grandchild with it (PR_SET_PDEATHSIG) */
+	for (int i = 0; i < 2000 && kill(grandchild, 0) == 0; i++)
+		usleep(1000);
+	usleep(20 * 1000);
+	resolve(grandchild, name, sizeof(name));
+	assert_string_equal(name, "bl_snapshot_target+0x1");
+	bl_sym_flush();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,6 +300,7 @@ int main(void)
 		cmocka_unit_test(bounded_least_recently_used),
 		cmocka_unit_test(mappings_bounded),
 		cmocka_unit_test(files_bounded),
+		cmocka_unit_test(children_taken),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
