@@ -126,6 +126,31 @@ static void close_file(int i)
 	files[i] = files[--nfiles];
 }
 
+/* A slot for a file, the one used longest ago closed when all are taken */
+static struct file *new_file(const char *path, int fd)
+{
+	struct file *f;
+
+	if (nfiles == BL_SNAP_MAX_FILES) {
+		int lru = 0;
+
+		for (int i = 1; i < nfiles; i++)
+			if (files[i].used < files[lru].used)
+				lru = i;
+		close_file(lru);
+	}
+	f = &files[nfiles];
+	memset(f, 0, sizeof(*f));
+	f->path = strdup(path);
+	if (!f->path)
+		return NULL;
+	f->fd = fd;
+	f->id = ++last_id;
+	f->used = ++clock_;
+	nfiles++;
+	return f;
+}
+
 static struct file *file_by_id(unsigned long id)
 {
 	for (int i = 0; i < nfiles; i++)
@@ -172,27 +197,13 @@ static unsigned long open_file(int pid, const char *range, const char *path, uns
 			return 0;
 		}
 	}
-	if (nfiles == BL_SNAP_MAX_FILES) {
-		int lru = 0;
-
-		for (int i = 1; i < nfiles; i++)
-			if (files[i].used < files[lru].used)
-				lru = i;
-		close_file(lru);
-	}
-	f = &files[nfiles];
-	memset(f, 0, sizeof(*f));
-	f->path = strdup(path);
-	if (!f->path) {
+	f = new_file(path, fd);
+	if (!f) {
 		close(fd);
 		return 0;
 	}
-	f->fd = fd;
 	f->dev = dev;
 	f->ino = ino;
-	f->id = ++last_id;
-	f->used = ++clock_;
-	nfiles++;
 	return f->id;
 }
 
@@ -228,18 +239,8 @@ static unsigned long vdso_file(void)
 			files[i].used = ++clock_;
 			return files[i].id;
 		}
-	if (nfiles == BL_SNAP_MAX_FILES)
-		return 0;
-	f = &files[nfiles];
-	memset(f, 0, sizeof(*f));
-	f->path = strdup("[vdso]");
-	if (!f->path)
-		return 0;
-	f->fd = -1;
-	f->id = ++last_id;
-	f->used = ++clock_;
-	nfiles++;
-	return f->id;
+	f = new_file("[vdso]", -1);
+	return f ? f->id : 0;
 }
 
 /* The executable file mappings of /proc/PID/maps (and the vDSO), at most
