@@ -44,16 +44,18 @@ read -r spin all < <(json_spin "$tmp/json" "$(basename "$W.del" | cut -c1-15)")
 check "profile: a deleted executable" spin_check "profile, deleted" "$spin" "$all" "$tmp/err"
 
 # offcputime -c: a thread blocks 5 times for 10 ms in bl_gone_block_wait(),
-# then the process exits, before offcputime first reads its stacks (0.1 s)
+# then the process exits, before offcputime first reads its stacks (0.1 s).
+# This VM's sched_switch misses about one switch in 200 for every consumer
+# (tests/cli/offcputime.sh): 4 or 5 blocks, each at least 10 ms.
 "$BPFLUA" run offcputime --format json -c "$W gone-block 5 10" >"$tmp/json" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
 tid=$(awk '/^gone / { print $4 }' "$tmp/json")
-check "offcputime: 5 blocks in bl_gone_block_wait, the stack resolved" python3 - "$tmp/json" "$tid" <<'PY'
+check "offcputime: 4-5 blocks in bl_gone_block_wait, the stack resolved" python3 - "$tmp/json" "$tid" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 mine = [r for r in rows if r["tid"] == int(sys.argv[2]) and r["state"] == "S"]
 waits = [r for r in mine if r["ustack"][1:3] == ["bl_gone_block_wait", "bl_gone_blocker"]]
 print("offcputime:", [(r["blocks"], r["ustack"]) for r in mine])
-sys.exit(not (len(waits) == 1 and waits[0]["blocks"] == 5 and waits[0]["us"] >= 50000))
+sys.exit(not (len(waits) == 1 and 4 <= waits[0]["blocks"] <= 5 and waits[0]["us"] >= waits[0]["blocks"] * 10000))
 PY
 
 # a one-liner counting the user stacks of a uprobe in a process that exits
