@@ -52,6 +52,7 @@ struct snap {
 	unsigned long used;
 	uint64_t taken_ms, checked_ms;
 	int gone; /* as bl_snap_gone() says */
+	int execed; /* since the snapshot: read it again at once */
 	struct mapping *maps;
 	size_t n;
 };
@@ -322,7 +323,7 @@ int bl_snap_take(int pid, unsigned max_age_ms)
 
 	/* called for every address resolved: a recent snapshot of a process
 	 * still running (checked every few ms) costs no reading of /proc */
-	if (s && now - s->taken_ms < max_age_ms && bl_snap_gone(pid) == 0) {
+	if (s && now - s->taken_ms < max_age_ms && bl_snap_gone(pid) == 0 && !s->execed) {
 		s->used = ++clock_;
 		return (int)s->n;
 	}
@@ -338,9 +339,10 @@ int bl_snap_take(int pid, unsigned max_age_ms)
 		free(fresh);
 		return err;
 	}
-	if (s && (s->start != start || s->gone || s->exe_dev != dev || s->exe_ino != ino)) {
+	if (s && (s->start != start || s->gone || (ino && (s->exe_dev != dev || s->exe_ino != ino)))) {
 		/* another process under the pid, or an exec: the old mappings
-		 * describe nothing that will be sampled again */
+		 * describe nothing that will be sampled again. (A process on its
+		 * way out has no exe and no mappings left: that is no exec.) */
 		s->n = 0;
 	}
 	if (!s) {
@@ -370,9 +372,11 @@ int bl_snap_take(int pid, unsigned max_age_ms)
 		free(fresh);
 	s->n = n;
 	s->start = start;
-	s->exe_dev = dev;
-	s->exe_ino = ino;
-	s->gone = 0;
+	if (ino) {
+		s->exe_dev = dev;
+		s->exe_ino = ino;
+	}
+	s->gone = s->execed = 0;
 	s->taken_ms = s->checked_ms = now;
 	s->used = ++clock_;
 	return (int)n;
@@ -427,10 +431,14 @@ int bl_snap_gone(int pid)
 		return -ENOENT;
 	now = now_ms();
 	if (now - s->checked_ms >= GONE_CHECK_MS) {
-		unsigned long long start = bl_proc_start_time(pid);
+		unsigned long long start = bl_proc_start_time(pid), dev, ino;
 
 		s->gone = start == s->start ? 0 : start ? 2 : 1;
 		s->checked_ms = now;
+		if (!s->gone) {
+			exe_identity(pid, &dev, &ino);
+			s->execed = ino && (dev != s->exe_dev || ino != s->exe_ino);
+		}
 	}
 	return s->gone;
 }
