@@ -1,4 +1,5 @@
 #include "symbols.h"
+#include "maps_snapshot.h"
 
 #include <bcc/bcc_proc.h>
 #include <bcc/bcc_syms.h>
@@ -112,33 +113,6 @@ static struct {
 static int ncaches;
 static unsigned long clock_;
 
-/* Field 22 of /proc/PID/stat (after the parenthesised name, which may hold
- * anything); 0 when the process is gone. */
-static unsigned long long start_time(int pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long t = 0;
-	size_t n;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	/* state is field 3; start time is 19 fields further */
-	for (int field = 2; p && field < 22; field++)
-		p = strchr(p + 1, ' ');
-	if (!p || sscanf(p + 1, "%llu", &t) != 1)
-		return 0;
-	return t;
-}
-
 static void drop(int i)
 {
 	bcc_free_symcache(caches[i].cache, caches[i].pid);
@@ -187,7 +161,7 @@ static void *cache_for(int pid)
 	if (!c)
 		return NULL;
 	caches[ncaches].pid = pid;
-	caches[ncaches].start = pid < 0 ? 0 : start_time(pid);
+	caches[ncaches].start = pid < 0 ? 0 : bl_proc_start_time(pid);
 	caches[ncaches].used = clock_;
 	caches[ncaches].cache = c;
 	ncaches++;
@@ -204,15 +178,54 @@ static int lookup(int pid, uint64_t addr, struct bcc_symbol *sym)
 	return bcc_symcache_resolve(c, addr, sym);
 }
 
+/* A process's mappings are snapshotted when its addresses are first asked
+ * for and again at most every SNAP_REFRESH_MS (core/maps_snapshot.c): once
+ * it is gone, its addresses resolve from the snapshot. libbcc's cache of a
+ * running process comes first (it also reads JIT perf maps and the vDSO);
+ * each answers when the other cannot. */
+#define SNAP_REFRESH_MS 1000
+
+static int from_snapshot(int pid, uint64_t addr, int with_offset, char *out, size_t len)
+{
+	char name[512];
+	uint64_t off;
+
+	if (pid <= 0 || bl_snap_resolve(pid, addr, name, sizeof(name), &off, NULL, 0))
+		return -1;
+	if (with_offset)
+		snprintf(out, len, "%s+0x%llx", name, (unsigned long long)off);
+	else
+		snprintf(out, len, "%s", name);
+	return 0;
+}
+
+/* 1 when pid's snapshot speaks for it (its process exited); else one is
+ * taken, refreshed, or replaced (the pid was reused: the process running
+ * now is the likelier owner of its stacks) while the process runs */
+static int snapshot_first(int pid)
+{
+	if (pid <= 0)
+		return 0;
+	if (bl_snap_gone(pid) == 1)
+		return 1;
+	bl_snap_take(pid, SNAP_REFRESH_MS);
+	return 0;
+}
+
 int bl_sym_resolve(int pid, uint64_t addr, int with_offset, char *out, size_t len)
 {
 	struct bcc_symbol sym;
-	int rc = lookup(pid, addr, &sym);
+	int rc;
 
+	if (snapshot_first(pid) && !from_snapshot(pid, addr, with_offset, out, len))
+		return 0;
+	rc = lookup(pid, addr, &sym);
 	if (rc < 0 || !sym.name) {
-		snprintf(out, len, "[unknown]");
 		if (rc >= 0)
 			bcc_symbol_free_demangle_name(&sym);
+		if (!from_snapshot(pid, addr, with_offset, out, len))
+			return 0;
+		snprintf(out, len, "[unknown]");
 		return -1;
 	}
 	if (with_offset)
@@ -227,18 +240,32 @@ int bl_sym_resolve(int pid, uint64_t addr, int with_offset, char *out, size_t le
 int bl_sym_module(int pid, uint64_t addr, char *out, size_t len)
 {
 	struct bcc_symbol sym;
-	int rc = lookup(pid, addr, &sym);
+	int rc;
 
+	if (snapshot_first(pid)) {
+		bl_snap_resolve(pid, addr, NULL, 0, NULL, out, len);
+		if (*out)
+			return 0;
+	}
+	rc = lookup(pid, addr, &sym);
 	snprintf(out, len, "%s", rc >= 0 && sym.module ? sym.module : "");
 	if (rc >= 0)
 		bcc_symbol_free_demangle_name(&sym);
-	return rc < 0 ? -1 : 0;
+	if (!*out && pid > 0)
+		bl_snap_resolve(pid, addr, NULL, 0, NULL, out, len);
+	return *out ? 0 : -1;
+}
+
+int bl_sym_snapshot(int pid, unsigned max_age_ms)
+{
+	return bl_snap_take(pid, max_age_ms);
 }
 
 void bl_sym_flush(void)
 {
 	while (ncaches)
 		drop(ncaches - 1);
+	bl_snap_drop(-1);
 }
 
 int bl_sym_trim(void)
@@ -246,7 +273,7 @@ int bl_sym_trim(void)
 	int dropped = 0;
 
 	for (int i = ncaches; i-- > 0;) {
-		if (caches[i].pid < 0 || (caches[i].start && start_time(caches[i].pid) == caches[i].start))
+		if (caches[i].pid < 0 || (caches[i].start && bl_proc_start_time(caches[i].pid) == caches[i].start))
 			continue;
 		drop(i);
 		dropped++;

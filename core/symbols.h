@@ -1,5 +1,6 @@
 /* Addresses to names: the kernel through kallsyms, processes through their
- * ELF symbols and perf-PID.map files (libbcc_bpf's symbol cache). */
+ * ELF symbols and perf-PID.map files (libbcc_bpf's symbol cache), and once
+ * they have exited through a snapshot of their mappings (maps_snapshot.c). */
 #ifndef BPFLUA_SYMBOLS_H
 #define BPFLUA_SYMBOLS_H
 
@@ -13,7 +14,13 @@ int bl_sym_resolve(int pid, uint64_t addr, int with_offset, char *out, size_t le
 /* Module (binary or library path) an address lies in, or "" */
 int bl_sym_module(int pid, uint64_t addr, char *out, size_t len);
 
-/* Drops every cached process symbol table (processes come and go). */
+/* Takes (or, when older than max_age_ms, refreshes) the snapshot of pid's
+ * mappings that resolves its addresses once it has exited
+ * (core/maps_snapshot.c); the mappings kept, or negative errno. Resolving
+ * an address of a running process takes one too. */
+int bl_sym_snapshot(int pid, unsigned max_age_ms);
+
+/* Drops every cached process symbol table and snapshot. */
 void bl_sym_flush(void);
 
 /* Drops the symbol tables of processes that exited or whose pid was reused;

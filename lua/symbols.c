@@ -2,6 +2,7 @@
  * functions of a binary (core/symbols.c and libbcc's ELF reader). The
  * object's own b:sym(addr, pid) stays a method in bpf.c. */
 #include <linux/bpf.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <bcc/bcc_proc.h>
 #include <bcc/bcc_syms.h>
 
+#include "../core/maps_snapshot.h"
 #include "../core/symbols.h"
 #include "lbpflua.h"
 
@@ -45,6 +47,40 @@ static int l_sym_trim(lua_State *L)
 {
 	lua_pushinteger(L, bl_sym_trim());
 	lua_pushinteger(L, bl_sym_cached());
+	return 2;
+}
+
+/* BPF.sym_snapshot(pid[, max_age_ms[, with_children]]): snapshots pid's
+ * mappings now (or refreshes one older than max_age_ms), so that its stacks
+ * still resolve after it exits; the mappings kept, or nil and why. With
+ * children, also the processes it started (at most 64 in all); then the
+ * processes taken. */
+static int l_sym_snapshot(lua_State *L)
+{
+	lua_Integer pid = luaL_checkinteger(L, 1);
+	lua_Integer age = luaL_optinteger(L, 2, 0);
+	int n;
+
+	luaL_argcheck(L, pid > 0 && pid <= INT32_MAX, 1, "a process id");
+	luaL_argcheck(L, age >= 0 && age <= INT32_MAX, 2, "milliseconds, from 0");
+	if (lua_toboolean(L, 3))
+		n = bl_snap_take_tree((int)pid, (unsigned)age, 64);
+	else
+		n = bl_sym_snapshot((int)pid, (unsigned)age);
+	if (n < 0) {
+		luaL_pushfail(L);
+		lua_pushfstring(L, "cannot read the mappings of process %d: %s", (int)pid, strerror(-n));
+		return 2;
+	}
+	lua_pushinteger(L, n);
+	return 1;
+}
+
+/* BPF.sym_snapshots() -> processes and files the snapshots hold */
+static int l_sym_snapshots(lua_State *L)
+{
+	lua_pushinteger(L, bl_snap_count());
+	lua_pushinteger(L, bl_snap_files());
 	return 2;
 }
 
@@ -126,6 +162,8 @@ const luaL_Reg bl_lua_symbols_funcs[] = {
 	{ "sym_module", l_sym_module },
 	{ "sym_flush", l_sym_flush },
 	{ "sym_trim", l_sym_trim },
+	{ "sym_snapshot", l_sym_snapshot },
+	{ "sym_snapshots", l_sym_snapshots },
 	{ "elf_functions", l_elf_functions },
 	{ NULL, NULL },
 };

@@ -815,7 +815,7 @@ function M.wait(seconds)
   local deadline = seconds and BPF.monotonic() + seconds
   local resolved, said = BPF.monotonic(), BPF.monotonic()
   while true do
-    if BPF.monotonic() - resolved >= 0.5 then
+    if BPF.monotonic() - resolved >= 0.1 then -- a process's first stacks snapshot its mappings
       for _, h in ipairs(M.active) do resolve_stacks(h) end
       resolved = BPF.monotonic()
     end

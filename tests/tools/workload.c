@@ -449,6 +449,8 @@ static int bl_in_thread(void *(*fn)(void *), long n, long ms)
 	return 0;
 }
 
+static int bl_gone_mode(int argc, char **argv);
+
 int bl_tracer_mode(int argc, char **argv)
 {
 	const char *mode = argv[1];
@@ -487,6 +489,73 @@ int bl_tracer_mode(int argc, char **argv)
 			sink += (unsigned long)p[i % (1 << 20)];
 		}
 		bl_sleep_ms(1000);
+		return 0;
+	}
+	return bl_gone_mode(argc, argv);
+}
+
+/* Processes that exit the moment their work is done, leaving no memory map
+ * to read (core/maps_snapshot.c keeps what resolves their stacks):
+ *
+ *   workload gone-burn MS [unlink]  spins in bl_gone_spin() for MS ms of
+ *                                   CPU, says its CPU time ("cpu_ms N" on
+ *                                   stderr) and exits; with unlink, first
+ *                                   deletes its own executable
+ *   workload gone-block K MS        a thread named bl_gone_blocker blocks K
+ *                                   times for MS ms in bl_gone_block_wait(),
+ *                                   then the process exits
+ *
+ * Each says "gone PID" last, on stdout. */
+__attribute__((noinline)) void bl_gone_spin(long ms)
+{
+	bl_burn_cpu((double)ms / 1000);
+	sink++; /* not a tail call: this frame stays on the stack */
+}
+
+__attribute__((noinline)) void bl_gone_block_wait(long ms)
+{
+	bl_sleep_ms(ms);
+	sink++;
+}
+
+static void *bl_gone_blocker(void *p)
+{
+	struct bl_thread_arg *a = p;
+
+	prctl(PR_SET_NAME, "bl_gone_blocker");
+	a->tid = (long)syscall(SYS_gettid);
+	for (long i = 0; i < a->n; i++)
+		bl_gone_block_wait(a->ms);
+	return NULL;
+}
+
+static int bl_gone_mode(int argc, char **argv)
+{
+	if (!strcmp(argv[1], "gone-burn")) {
+		char self[4096];
+		ssize_t n;
+
+		if (argc > 3 && !strcmp(argv[3], "unlink")) {
+			n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+			if (n <= 0)
+				return 1;
+			self[n] = '\0';
+			if (unlink(self))
+				return 1;
+		}
+		bl_gone_spin(bl_arg(argc, argv, 2));
+		say_cpu_time();
+		printf("gone %d\n", (int)getpid());
+		return 0;
+	}
+	if (!strcmp(argv[1], "gone-block") && argc > 3) {
+		struct bl_thread_arg a = { bl_arg(argc, argv, 2), bl_arg(argc, argv, 3), 0, 0 };
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, bl_gone_blocker, &a))
+			return 1;
+		pthread_join(t, NULL);
+		printf("gone %d blocker %ld\n", (int)getpid(), a.tid);
 		return 0;
 	}
 	return -1;
