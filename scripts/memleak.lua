@@ -68,9 +68,12 @@ return {
     { "T", "top", type = "int", default = 10, min = 0, help = "show the N largest stacks (0: all)" },
     { nil, "sizes", type = "flag", help = "also a log2 histogram of allocation sizes" },
     { nil, "kernel", type = "flag", help = "kernel allocations (kmem tracepoints), system-wide" },
+    { nil, "format", type = "choice", choices = { "text", "json", "pprof" }, default = "text",
+      help = "largest stacks (text), stacks (json, one object per line) or a gzipped pprof heap profile (inuse_objects, inuse_space)" },
   },
 
   check = function(opts)
+    if opts.interval and opts.format == "pprof" then return "-i works with text and json output; a profile covers the whole run" end
     if not opts.kernel and not opts.pid and not opts.command and not opts.command_argv and not opts.cgroup then
       return "user-space memleak needs -p PID or -c COMMAND, or --cgroup PATH (uprobes on every process's malloc would be too costly); --kernel traces the kernel"
     end
@@ -112,6 +115,7 @@ return {
     st.totals = st.b:get_table("totals")
     if opts.sizes then st.size_hist = st.b:get_table("size_hist") end
     st.start = BPF.monotonic()
+    st.start_ns_wall = BPF.realtime_ns()
     opts.out:note(string.format("Tracing %s allocations%s... Ctrl-C to end.",
       opts.kernel and "kernel" or opts.pid and ("pid " .. opts.pid .. "'s") or ("cgroup " .. opts.cgroup .. "'s"),
       opts.duration and string.format(" for %g s", opts.duration) or ""))
@@ -129,8 +133,13 @@ return {
     local out = opts.out
     local allocs, frees, bytes = st.totals:get(0), st.totals:get(1), st.totals:get(2)
     local secs = math.max(BPF.monotonic() - st.start, 1e-3)
-    if opts.top > 0 then for i = #rows, opts.top + 1, -1 do rows[i] = nil end end
-    if opts.format == "json" then
+    if opts.top > 0 and opts.format ~= "pprof" then for i = #rows, opts.top + 1, -1 do rows[i] = nil end end
+    if opts.format == "pprof" then
+      local list = {}
+      for _, r in ipairs(rows) do list[#list + 1] = { user = r.stack, count = r.allocations, bytes = r.bytes } end
+      out:write(require("bpflua.pprof").encode(list, { kind = "inuse", time_ns = st.start_ns_wall,
+                                                       duration_ns = BPF.realtime_ns() - st.start_ns_wall }))
+    elseif opts.format == "json" then
       for _, r in ipairs(rows) do
         out:record(r, { { "bytes" }, { "allocations" }, { "stack" } })
       end

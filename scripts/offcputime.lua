@@ -133,8 +133,9 @@ return {
     { "K", "kernel-only", type = "flag", help = "kernel stacks only" },
     { "T", "top", type = "int", default = 20, min = 0, help = "text format: the N stacks with the most time (0: all)" },
     { nil, "stack-storage", type = "int", default = 16384, min = 16, help = "stack ids the stack map holds" },
-    { nil, "format", type = "choice", choices = { "text", "json", "folded", "svg" }, default = "text",
-      help = "top stacks (text), stacks (json), folded stacks in microseconds, or a flame graph (svg)" },
+    { nil, "format", type = "choice", choices = { "text", "json", "folded", "svg", "pprof", "speedscope" },
+      default = "text",
+      help = "top stacks (text), stacks (json), folded stacks in microseconds, a flame graph (svg), gzipped pprof protobuf or speedscope JSON" },
   },
 
   check = function(opts)
@@ -143,8 +144,8 @@ return {
     if opts.state and not opts.state:match("^[SDIRTtXP?]+$") then
       return "-s takes state letters: S, D, I, R, T, t, X, P"
     end
-    if opts.interval and (opts.format == "svg" or opts.format == "folded") then
-      return "-i works with text and json output; a flame graph covers the whole run"
+    if opts.interval and opts.format ~= "text" and opts.format ~= "json" then
+      return "-i works with text and json output; a flame graph or a profile covers the whole run"
     end
   end,
 
@@ -160,7 +161,8 @@ return {
     }, probe.who(opts))
     b:get_table("limits"):set(0, { min_ns = opts.min_block * 1000, max_ns = (opts.max_block or 0) * 1000 })
     opts.out:note(string.format("Tracing off-CPU time%s... Ctrl-C to end.", opts.pid and (" of pid " .. opts.pid) or ""))
-    local st = { b = b, counts = b:get_table("counts"), stacks = b:get_table("stacks"), last_resolve = BPF.monotonic() }
+    local st = { b = b, counts = b:get_table("counts"), stacks = b:get_table("stacks"), last_resolve = BPF.monotonic(),
+                 start_ns = BPF.realtime_ns() }
     st.res = stacks.resolver(b, st.stacks)
     return st
   end,
@@ -170,10 +172,15 @@ return {
   report = function(st, opts)
     local list = collect(st, opts)
     local out = opts.out
-    if opts.format == "folded" or opts.format == "svg" then
+    if opts.format == "pprof" then
+      out:write(require("bpflua.pprof").encode(list, { kind = "offcpu", time_ns = st.start_ns,
+                                                       duration_ns = BPF.realtime_ns() - st.start_ns }))
+    elseif opts.format == "folded" or opts.format == "svg" or opts.format == "speedscope" then
       local fl = {}
       for _, s in ipairs(list) do fl[#fl + 1] = { frames = root_first(s), count = s.us } end
-      if opts.format == "folded" then
+      if opts.format == "speedscope" then
+        out:write(require("bpflua.speedscope").encode(fl, { name = "Off-CPU time", unit = "microseconds" }))
+      elseif opts.format == "folded" then
         for _, l in ipairs(flamegraph.folded(fl)) do out:write(l .. "\n") end
       else
         out:write(flamegraph.svg(fl, "Off-CPU time" .. (opts.pid and (", pid " .. opts.pid) or ""), "us"))

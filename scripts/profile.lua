@@ -111,13 +111,15 @@ return {
     { "T", "top", type = "int", default = 20, min = 0, help = "text format: show the top N functions (0: all)" },
     { nil, "stack-storage", type = "int", default = 8192, min = 16,
       help = "stack ids each of the two stack maps holds (about 1 KB of kernel memory each)" },
-    { nil, "format", type = "choice", choices = { "text", "json", "folded", "svg", "pprof" }, default = "text",
-      help = "top functions (text), stacks (json), folded stacks, a flame graph (svg) or gzipped pprof protobuf" },
+    { nil, "format", type = "choice", choices = { "text", "json", "folded", "svg", "pprof", "speedscope" },
+      default = "text",
+      help = "top functions (text), stacks (json), folded stacks, a flame graph (svg), gzipped pprof protobuf or speedscope JSON" },
   },
 
   check = function(opts)
     if opts.user_only and opts.kernel_only then return "-U and -K exclude each other" end
-    if opts.interval and (opts.format == "svg" or opts.format == "folded" or opts.format == "pprof") then
+    if opts.interval and (opts.format == "svg" or opts.format == "folded" or opts.format == "pprof"
+                          or opts.format == "speedscope") then
       return "-i works with text and json output; a flame graph covers the whole run"
     end
     if opts.frequency > 100000 then return "-F: at most 100000 Hz" end
@@ -159,10 +161,12 @@ return {
     if opts.format == "pprof" then
       out:write(require("bpflua.pprof").encode(stacks, { frequency = opts.frequency, time_ns = st.start_ns,
                                                          duration_ns = BPF.realtime_ns() - st.start_ns }))
-    elseif opts.format == "folded" or opts.format == "svg" then
+    elseif opts.format == "folded" or opts.format == "svg" or opts.format == "speedscope" then
       local list = {}
       for _, s in ipairs(stacks) do list[#list + 1] = { frames = root_first(s), count = s.count } end
-      if opts.format == "folded" then
+      if opts.format == "speedscope" then
+        out:write(require("bpflua.speedscope").encode(list, { name = string.format("CPU profile, %d Hz", opts.frequency) }))
+      elseif opts.format == "folded" then
         for _, l in ipairs(flamegraph.folded(list)) do out:write(l .. "\n") end
       else
         out:write(flamegraph.svg(list, string.format("CPU profile, %d Hz%s", opts.frequency,
