@@ -5,9 +5,10 @@
  * start like HTTP/1 (a method or "HTTP/") or belong to a connection that
  * began with the HTTP/2 preface leave the kernel; the rest is dropped here.
  *
- * Which calls are on TCP sockets comes from sock:sock_send_length and
- * sock:sock_recv_length, which fire inside the syscall with the socket; the
- * data pointer is the syscall's own argument (user memory, stable ABI). */
+ * Which calls are on TCP sockets comes from probes/sock_io.h (the
+ * sock_*_length tracepoints, or kprobes on tcp_sendmsg/tcp_recvmsg), which
+ * fire inside the syscall with the socket; the data pointer is the
+ * syscall's own argument (user memory, stable ABI). */
 #define IPPROTO_TCP 6
 #define CAP 1024
 
@@ -94,7 +95,7 @@ TRACEPOINT_PROBE(syscalls, sys_enter_recvmsg) { return remember(K_RECVMSG, args-
 TRACEPOINT_PROBE(syscalls, sys_enter_writev) { return remember(K_WRITEV, args->fd, (u64)args->vec, args->vlen); }
 TRACEPOINT_PROBE(syscalls, sys_enter_readv) { return remember(K_READV, args->fd, (u64)args->vec, args->vlen); }
 
-static __always_inline int on_socket(u64 sk, int protocol)
+static __always_inline int bl_sock_io(void *ctx, u64 sk, int protocol, long ret, int rx)
 {
 	u32 tid = bpf_get_current_pid_tgid();
 	struct pending *p = pending.lookup(&tid);
@@ -116,8 +117,7 @@ static __always_inline int on_socket(u64 sk, int protocol)
 	return 0;
 }
 
-TRACEPOINT_PROBE(sock, sock_send_length) { return on_socket((u64)args->sk, args->protocol); }
-TRACEPOINT_PROBE(sock, sock_recv_length) { return on_socket((u64)args->sk, args->protocol); }
+#include "sock_io.h"
 
 #include "submit.h"
 

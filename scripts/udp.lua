@@ -1,5 +1,4 @@
 -- udp: datagrams and bytes per process, direction and remote endpoint.
-local probe = require("bpflua.probe")
 local net = require("bpflua.net")
 
 local COLS = {
@@ -18,8 +17,7 @@ return {
   args = args,
 
   init = function(opts)
-    net.need("UDP traffic", { "sock:sock_send_length", "sock:sock_recv_length" })
-    local b = probe.load("udp", {}, { filter_pid = opts.pid, exclude_pid = BPF.getpid() })
+    local b = net.load("udp", {}, { filter_pid = opts.pid, exclude_pid = BPF.getpid() })
     opts.out:note("Tracing UDP datagrams... Ctrl-C to end.")
     return { b = b, stats = b:get_table("stats") }
   end,
