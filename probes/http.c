@@ -130,6 +130,12 @@ static __always_inline int http_start(u32 w)
 }
 #define H2_PREFACE 0x20495250 /* "PRI " */
 
+/* Hides a value's known bounds from clang, so the masks below stay in the
+ * program: clang drops `n & (CAP - 1)` as redundant after the min(), and a
+ * 5.10 verifier, which does not narrow a register compared with another
+ * register, then sees an unbounded size (libbpf's barrier_var). */
+#define BL_OPAQUE(x) asm volatile("" : "+r"(x))
+
 /* One payload of `ret` bytes on connection sk: in a plain buffer (vec 0,
  * at base) or across nvec iovecs at vec. Sent on only when it looks like
  * HTTP or belongs to an HTTP/2 connection. */
@@ -159,6 +165,7 @@ static __always_inline void payload(void *ctx, u64 sk, u32 fd, u32 dir, long ret
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
 	/* gather the call's bytes in order, across up to MAX_IOV iovecs */
 	u64 off = 0, left = ret < CAP - 1 ? ret : CAP - 1;
+	BL_OPAQUE(left);
 	if (!vec) {
 		bpf_probe_read_user(&e->data, left & (CAP - 1), (void *)v.base);
 		off = left;
@@ -170,6 +177,8 @@ static __always_inline void payload(void *ctx, u64 sk, u32 fd, u32 dir, long ret
 			if (i)
 				bpf_probe_read_user(&v, sizeof(v), (void *)(vec + i * sizeof(v)));
 			u64 n = v.len < left ? v.len : left;
+			BL_OPAQUE(n);
+			BL_OPAQUE(off);
 			bpf_probe_read_user(&e->data[off & (CAP - 1)], n & (CAP - 1), (void *)v.base);
 			off += n;
 			left -= n;
