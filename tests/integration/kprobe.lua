@@ -16,6 +16,7 @@ local N = 5000
 -- the syscall's kernel function, as BCC's get_syscall_fnname names it
 local fn = "__x64_sys_getppid"
 local b = BPF{ text = [[
+#include <uapi/linux/ptrace.h>
 BPF_HASH(calls, u32, u64);
 BPF_HASH(returns, u32, u64);
 BPF_HASH(rets, u32, u64);
