@@ -43,7 +43,10 @@ import sys, json
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]  # the workload prints too
 total = sum(r["count"] for r in rows)
 burn = sum(r["count"] for r in rows if r["ustack"][:1] == ["bl_burn_cpu"])
-assert all(r["comm"] == "workload" for r in rows), rows
+# the traced command's own process only: "bpflua" is its name until execve,
+# which renames it late, after reading the binary (slow in an emulated guest
+# whose build directory is a 9p share, where a sample can land there)
+assert all(r["comm"] in ("workload", "bpflua") for r in rows), rows
 want = int(sys.argv[2])
 assert want >= 50 and total >= want and burn >= 0.9 * total, (burn, total, want)
 print("json:", len(rows), "stacks,", burn, "of", total, "samples innermost in bl_burn_cpu")

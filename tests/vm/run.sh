@@ -63,7 +63,8 @@ lockup="softlockup_panic=1 watchdog_thresh=30"
 exec 9>"$cache/qemu.lock"
 flock 9
 # TCG, not KVM: KVM guests hang on this host. The root image is read-only
-# (snapshot=on); every boot starts from the same clean image.
+# (snapshot=on); every boot starts from the same clean image. The console
+# goes through unbuffered (sed -u), so a log read mid-run is up to date.
 set +e
 timeout -k 10 "$limit" qemu-system-x86_64 -accel tcg -cpu max -m 2048 -smp 2 \
 	-display none -monitor none -serial stdio -no-reboot \
@@ -73,7 +74,7 @@ timeout -k 10 "$limit" qemu-system-x86_64 -accel tcg -cpu max -m 2048 -smp 2 \
 	-virtfs "local,path=$repo,mount_tag=repo,security_model=none" \
 	-virtfs "local,path=$build,mount_tag=build,security_model=none" \
 	-append "console=ttyS0 root=/dev/vda rw quiet loglevel=1 panic=-1 $lockup init=/sbin/bpflua-vm-init" \
-	</dev/null | tr -d '\r' | grep --line-buffered -v '^\[ *[0-9.]*\] reboot: Power down$'
+	</dev/null | sed -u -e 's/\r$//' -e '/^\[ *[0-9.]*\] reboot: Power down$/d'
 rc=${PIPESTATUS[0]}
 set -e
 exec 9>&-
