@@ -12,8 +12,11 @@ want() { awk '/^cpu_ms / { printf "%d\n", $2 * 99 * 0.8 / 1000 }' "$tmp/err"; }
 
 "$BPFLUA" run profile -c "$burn" >"$tmp/text" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
 cat "$tmp/text"
-# first row of the table: the function with the most self samples
-awk '/FUNCTION/ { getline; exit !($5 == "bl_burn_cpu" && $2 >= 90) }' "$tmp/text" || { echo "FAIL: top function"; exit 1; }
+# first row of the table: the function with the most self samples, in 90%
+# of the samples counting those with interrupt or fault frames above it
+# (TOTAL%, as the folded check below counts; an emulated guest spends
+# enough time in those to push SELF% under 90)
+awk '/FUNCTION/ { getline; exit !($5 == "bl_burn_cpu" && $4 >= 90) }' "$tmp/text" || { echo "FAIL: top function"; exit 1; }
 
 "$BPFLUA" run profile -c "$burn" --format folded -o "$tmp/folded" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
 awk '{ n = $NF; all += n; if ($0 ~ /;main;bl_burn_cpu /) burn += n }
