@@ -7,9 +7,10 @@
  * calls: user space finds a response's last byte in them), leave the
  * kernel; the rest is dropped here.
  *
- * Which calls are on TCP sockets comes from sock:sock_send_length and
- * sock:sock_recv_length, which fire inside the syscall with the socket; the
- * data pointer is the syscall's own argument (user memory, stable ABI). */
+ * Which calls are on TCP sockets comes from probes/sock_io.h (the
+ * sock_*_length tracepoints, or kprobes on tcp_sendmsg/tcp_recvmsg), which
+ * fire inside the syscall with the socket; the data pointer is the
+ * syscall's own argument (user memory, stable ABI). */
 #define IPPROTO_TCP 6
 #define CAP 1024
 
@@ -99,7 +100,7 @@ TRACEPOINT_PROBE(syscalls, sys_enter_recvmsg) { return remember(K_RECVMSG, args-
 TRACEPOINT_PROBE(syscalls, sys_enter_writev) { return remember(K_WRITEV, args->fd, (u64)args->vec, args->vlen); }
 TRACEPOINT_PROBE(syscalls, sys_enter_readv) { return remember(K_READV, args->fd, (u64)args->vec, args->vlen); }
 
-static __always_inline int on_socket(u64 sk, int protocol)
+static __always_inline int bl_sock_io(void *ctx, u64 sk, int protocol, long ret, int rx)
 {
 	u32 tid = bpf_get_current_pid_tgid();
 	struct pending *p = pending.lookup(&tid);
@@ -121,8 +122,7 @@ static __always_inline int on_socket(u64 sk, int protocol)
 	return 0;
 }
 
-TRACEPOINT_PROBE(sock, sock_send_length) { return on_socket((u64)args->sk, args->protocol); }
-TRACEPOINT_PROBE(sock, sock_recv_length) { return on_socket((u64)args->sk, args->protocol); }
+#include "sock_io.h"
 
 #include "submit.h"
 
@@ -134,6 +134,12 @@ static __always_inline int http_start(u32 w)
 	       w == 0x454c4544 || w == 0x43544150 || w == 0x4954504f || w == 0x50545448;
 }
 #define H2_PREFACE 0x20495250 /* "PRI " */
+
+/* Hides a value's known bounds from clang, so the masks below stay in the
+ * program: clang drops `n & (CAP - 1)` as redundant after the min(), and a
+ * 5.10 verifier, which does not narrow a register compared with another
+ * register, then sees an unbounded size (libbpf's barrier_var). */
+#define BL_OPAQUE(x) asm volatile("" : "+r"(x))
 
 /* One payload of `ret` bytes on connection sk: in a plain buffer (vec 0,
  * at base) or across nvec iovecs at vec. Sent on only when it looks like
@@ -164,6 +170,7 @@ static __always_inline void payload(void *ctx, u64 sk, u32 fd, u32 dir, long ret
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
 	/* gather the call's bytes in order, across up to MAX_IOV iovecs */
 	u64 off = 0, left = ret < CAP - 1 ? ret : CAP - 1;
+	BL_OPAQUE(left);
 	if (!vec) {
 		bpf_probe_read_user(&e->data, left & (CAP - 1), (void *)v.base);
 		off = left;
@@ -175,6 +182,8 @@ static __always_inline void payload(void *ctx, u64 sk, u32 fd, u32 dir, long ret
 			if (i)
 				bpf_probe_read_user(&v, sizeof(v), (void *)(vec + i * sizeof(v)));
 			u64 n = v.len < left ? v.len : left;
+			BL_OPAQUE(n);
+			BL_OPAQUE(off);
 			bpf_probe_read_user(&e->data[off & (CAP - 1)], n & (CAP - 1), (void *)v.base);
 			off += n;
 			left -= n;

@@ -1,8 +1,9 @@
 /* TCP sessions from open to close, from the sock:inet_sock_set_state
  * tracepoint (addresses, ports and states as the kernel hands them over)
- * and the sock:sock_send_length / sock_recv_length tracepoints (the bytes
- * each send and receive moved, per socket). No kernel struct is read, so
- * a mismatched header tree or a host without BTF changes nothing. */
+ * and the bytes each send and receive moved, per socket (probes/sock_io.h:
+ * the sock_*_length tracepoints, or kprobes on tcp_sendmsg/tcp_recvmsg
+ * where a kernel lacks them). No kernel struct is read, so a mismatched
+ * header tree or a host without BTF changes nothing. */
 #define IPPROTO_TCP 6
 
 #include "config.h"
@@ -81,7 +82,7 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 }
 
 /* the bytes a send or receive on a traced TCP socket moved */
-static __always_inline int add_bytes(u64 sk, int protocol, int ret, int rx)
+static __always_inline int bl_sock_io(void *ctx, u64 sk, int protocol, long ret, int rx)
 {
 	struct session *s;
 
@@ -92,5 +93,4 @@ static __always_inline int add_bytes(u64 sk, int protocol, int ret, int rx)
 	return 0;
 }
 
-TRACEPOINT_PROBE(sock, sock_send_length) { return add_bytes((u64)args->sk, args->protocol, args->ret, 0); }
-TRACEPOINT_PROBE(sock, sock_recv_length) { return add_bytes((u64)args->sk, args->protocol, args->ret, 1); }
+#include "sock_io.h"

@@ -1,5 +1,6 @@
 /* UDP datagrams and bytes per process, direction and remote endpoint.
- * The bytes come from sock:sock_send_length / sock_recv_length (UDP only);
+ * The bytes come from probes/sock_io.h (the sock_*_length tracepoints, or
+ * kprobes on udp_sendmsg/udpv6_sendmsg/udp_recvmsg/udpv6_recvmsg);
  * the remote endpoint from the syscall's own arguments (sendto's address,
  * sendmsg's msg_name; for receives, read at syscall exit once the kernel
  * has filled it in): user memory in its stable ABI layout, no kernel
@@ -111,30 +112,25 @@ TRACEPOINT_PROBE(syscalls, sys_exit_sendmsg) { return done(); }
 TRACEPOINT_PROBE(syscalls, sys_exit_recvfrom) { return done(); }
 TRACEPOINT_PROBE(syscalls, sys_exit_recvmsg) { return done(); }
 
-TRACEPOINT_PROBE(sock, sock_send_length)
+static __always_inline int bl_sock_io(void *ctx, u64 sk, int protocol, long ret, int rx)
 {
 	u32 tid = bpf_get_current_pid_tgid();
 
-	if (args->protocol != IPPROTO_UDP || args->ret <= 0 || !bl_wanted())
+	if (protocol != IPPROTO_UDP || ret <= 0 || !bl_wanted())
 		return 0;
 	struct pending *p = pending.lookup(&tid);
-	if (p && p->kind != SENDTO && p->kind != SENDMSG)
-		p = 0;
-	count(p, 0, args->ret);
-	return 0;
-}
-
-TRACEPOINT_PROBE(sock, sock_recv_length)
-{
-	u32 tid = bpf_get_current_pid_tgid();
-
-	if (args->protocol != IPPROTO_UDP || args->ret <= 0 || !bl_wanted())
-		return 0;
-	struct pending *p = pending.lookup(&tid);
-	if (p && (p->kind == RECVFROM || p->kind == RECVMSG)) {
-		p->bytes = args->ret;
+	if (!rx) {
+		if (p && p->kind != SENDTO && p->kind != SENDMSG)
+			p = 0;
+		count(p, 0, ret);
 		return 0;
 	}
-	count(0, 1, args->ret);
+	if (p && (p->kind == RECVFROM || p->kind == RECVMSG)) {
+		p->bytes = ret;
+		return 0;
+	}
+	count(0, 1, ret);
 	return 0;
 }
+
+#include "sock_io.h"

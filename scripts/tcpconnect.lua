@@ -34,7 +34,7 @@ return {
       opts.out:record({ pid = e.pid, comm = e.pid ~= 0 and e.comm or "[unknown]", dir = dir,
                         laddr = laddr, lport = e.lport, raddr = raddr, rport = e.rport,
                         latency_ms = e.accept == 0 and math.floor(e.latency_ns / 1e3 + 0.5) / 1000 or nil,
-                        result = e.failed == 1 and "failed" or "ok" }, COLS)
+                        result = e.failed == 0 and "ok" or e.err ~= 0 and BPF.errno_name(e.err) or "failed" }, COLS)
       opts.out:flush()
     end)
     opts.out:note(string.format("Tracing TCP %s... Ctrl-C to end.", opts.mode == "both" and "connects and accepts" or (opts.mode .. "s")))

@@ -1,5 +1,4 @@
 -- udp: datagrams and bytes per process, direction and remote endpoint.
-local probe = require("bpflua.probe")
 local net = require("bpflua.net")
 
 local COLS = {
@@ -19,8 +18,7 @@ return {
   args = args,
 
   init = function(opts)
-    net.need("UDP traffic", { "sock:sock_send_length", "sock:sock_recv_length" })
-    local b = probe.load("udp", {}, probe.who(opts))
+    local b = net.load("udp", {}, probe.who(opts))
     opts.out:note("Tracing UDP datagrams... Ctrl-C to end.")
     return { b = b, stats = b:get_table("stats") }
   end,

@@ -48,6 +48,25 @@ local function checks(f)
   return list
 end
 
+-- per network tracer, the attach points it would use on this kernel (the
+-- others stand on tracepoints, perf events and uprobes every supported
+-- kernel has): { name, ok, detail }
+local function tracers(f)
+  local net = require("bpflua.net")
+  local list = {}
+  for _, name in ipairs({ "tcplife", "tcpconnect", "udp", "http" }) do
+    local ok, plan = pcall(net.plan, name)
+    local detail
+    if ok then
+      detail = net.describe(plan)
+    else
+      detail = tostring(plan.message or plan):gsub("^[^\n]*\n%s*", ""):gsub("\n%s*", "; ")
+    end
+    list[#list + 1] = { name = name, ok = ok, detail = detail }
+  end
+  return list
+end
+
 function M.main(argv)
   local json = argv[1] == "--json"
   if argv[1] and not json then
@@ -55,19 +74,24 @@ function M.main(argv)
   end
   local f = BPF.features()
   local list = checks(f)
+  local tr = f.tracefs ~= "" and tracers(f) or {}
   if json then
-    local out = { kernel = f.release, checks = {} }
+    local out = { kernel = f.release, checks = {}, tracers = tr }
     for _, c in ipairs(list) do
       out.checks[#out.checks + 1] = { name = c.name, ok = c.ok and true or false, detail = c.detail,
                                       remedy = (not c.ok or c.warn) and c.remedy or nil }
     end
-    print(BPF.json(out, { "kernel", "checks", "name", "ok", "detail", "remedy" }))
+    print(BPF.json(out, { "kernel", "checks", "tracers", "name", "ok", "detail", "remedy" }))
   else
     print("bpflua doctor: Linux " .. f.release)
     for _, c in ipairs(list) do
       local mark = c.ok and (c.warn and "warn" or " ok ") or (c.optional and " -- " or "FAIL")
       print(string.format("[%s] %-16s %s", mark, c.name, c.detail))
       if not c.ok or c.warn then print(string.format("       %-16s %s", "", "-> " .. c.remedy)) end
+    end
+    if #tr > 0 then print("network tracers attach to:") end
+    for _, t in ipairs(tr) do
+      print(string.format("[%s] %-16s %s", t.ok and " ok " or "FAIL", t.name, t.detail))
     end
   end
   local can = f.bpf_syscall and (f.is_root or (f.cap_bpf and f.cap_perfmon)) and f.headers

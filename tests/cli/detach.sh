@@ -10,8 +10,17 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 tag="detach-test-$$"
 
+# the referee: the same one-liner on one tracepoint, compiled, attached,
+# counting 1 s and detached on this host as it is now (emulated or loaded
+# hosts are slower at all of it)
 start=$(date +%s.%N)
-"$BPFLUA" -e "count{\"t:syscalls:sys_enter_*\"} -- $tag" -d 1 >"$tmp/out" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
+"$BPFLUA" -e "count{\"t:syscalls:sys_enter_getppid\"}" -d 1 >/dev/null 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
+one=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+
+start=$(date +%s.%N)
+# os.execute: syscalls of its own to count, once attached (an idle host, a
+# test guest running one test at a time, may make none in that second)
+"$BPFLUA" -e "count{\"t:syscalls:sys_enter_*\"} os.execute('true') -- $tag" -d 1 >"$tmp/out" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
 end=$(date +%s.%N)
 cat "$tmp/err" "$tmp/out"
 n=$(grep -c '^Attached 1 probe' "$tmp/err" || true)
@@ -19,12 +28,18 @@ n=$(grep -c '^Attached 1 probe' "$tmp/err" || true)
 count=$(awk '/^@: / { print $2 }' "$tmp/out")
 [ -n "$count" ] && [ "$count" -gt 0 ] || { echo "FAIL: no syscalls counted"; exit 1; }
 secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
-echo "360 tracepoints: attached, counted 1 s and detached in $secs s"
-# generous for a sanitizer build on a busy host; the old way took 28 s or more
-awk -v s="$secs" 'BEGIN { exit !(s < 10) }' || { echo "FAIL: $secs s to run and detach"; exit 1; }
+echo "360 tracepoints: attached, counted 1 s and detached in $secs s (one tracepoint: $one s)"
+# generous for a sanitizer build on a busy host (10 s, or 4 times the one
+# tracepoint's run where that is slower); the old way took 28 s or more here,
+# 15 times the one tracepoint's run
+awk -v s="$secs" -v one="$one" 'BEGIN { exit !(s < 10 || s < 4 * one) }' ||
+	{ echo "FAIL: $secs s to run and detach (one tracepoint: $one s)"; exit 1; }
 
 # The child that closes the events: each of its perf events must be without a
-# program (BPF_TASK_FD_QUERY finds none), then it must finish.
+# program (BPF_TASK_FD_QUERY finds none), then it must finish. Before 5.15 a
+# perf event's program comes off only as the event closes (no BPF link to
+# close first): there the child's events still run it until the child is
+# done, which must then be soon (core/attach/attach.c; README, "Other kernels").
 python3 - "$tag" <<'PY' || { echo "FAIL: the background child"; exit 1; }
 import ctypes, os, struct, sys, time
 tag = sys.argv[1]
@@ -63,7 +78,11 @@ for fd in os.listdir(f"/proc/{pid}/fd"):
         if program_on(pid, int(fd)) is not None:
             with_prog += 1
 print(f"background child {pid}: {events} perf events, {with_prog} running a program")
-assert events > 0 and with_prog == 0
+major, minor = (int(x) for x in os.uname().release.split(".")[:2])
+links = (major, minor) >= (5, 15)
+if not links:
+    print("before 5.15: no BPF links for perf events, the programs come off as the child closes them")
+assert events > 0 and (with_prog == 0 or not links)
 deadline = time.time() + 120
 while children() and time.time() < deadline:
     time.sleep(0.2)

@@ -14,6 +14,20 @@ if [ -e /sys/kernel/btf/vmlinux ]; then has "$out" '\[ ok \] btf +/sys/kernel/bt
 if [ ! -e /sys/bus/event_source/devices/kprobe ]; then has "$out" 'kprobes +no kprobes \(CONFIG_KPROBES'; fi
 if [ ! -e "/lib/modules/$(uname -r)/build" ]; then has "$out" "headers +kernel headers .* \(a mismatched tree; the running kernel is $(uname -r)\)"; fi
 
+# per network tracer, what it attaches to here: the sock_*_length tracepoints
+# where the kernel has them (6.3+), else kprobes on the protocol functions
+tp=$(awk '$3 == "tracefs" { print $2; exit }' /proc/mounts)/events/sock/sock_send_length
+if [ -e "$tp" ]; then
+	has "$out" '^\[ ok \] tcplife +tracepoint sock:inet_sock_set_state, tracepoint sock:sock_send_length, tracepoint sock:sock_recv_length$'
+	has "$out" '^\[ ok \] udp +tracepoint sock:sock_send_length, tracepoint sock:sock_recv_length$'
+elif grep -q '^\[ ok \] kprobes' <<<"$out"; then
+	has "$out" '^\[ ok \] tcplife +tracepoint sock:inet_sock_set_state, kprobe\+kretprobe tcp_sendmsg, kprobe\+kretprobe tcp_recvmsg$'
+	has "$out" '^\[ ok \] udp +kprobe\+kretprobe udp_sendmsg, kprobe\+kretprobe udpv6_sendmsg, kprobe\+kretprobe udp_recvmsg'
+else
+	has "$out" '^\[FAIL\] tcplife +.*sock:sock_send_length does not exist on this kernel; kprobe tcp_sendmsg needs kprobes'
+fi
+has "$out" '^\[ ok \] tcpconnect +.*, tracepoint tcp:tcp_receive_reset$'
+
 json=$("$BPFLUA" doctor --json 2>/dev/null)
 has "$json" '^\{"kernel":"[^"]+","checks":\[\{"name":"privileges","ok":true'
 

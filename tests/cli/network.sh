@@ -74,6 +74,30 @@ assert all(r["latency_ms"] > 0 and r["result"] == "ok" for r in connects), conne
 print("tcpconnect: 10 connects with latency and 10 accepts")
 PY
 
+# --- refused connects: the errno, not just "failed" ---------------------------
+start refused tcpconnect -P $((port + 6))
+$PY - $((port + 6)) <<'PY' || fail "refused workload"
+import socket, sys
+for _ in range(3):
+    s = socket.socket()
+    try:
+        s.connect(("127.0.0.1", int(sys.argv[1])))
+        sys.exit("port %s is open" % sys.argv[1])
+    except ConnectionRefusedError:
+        pass
+    s.close()
+PY
+finish refused
+$PY - "$tmp" $((port + 6)) <<'PY' || fail "refused records"
+import json, sys
+tmp, port = sys.argv[1], int(sys.argv[2])
+rows = [json.loads(l) for l in open(tmp + "/refused.json")]
+rows = [r for r in rows if "summary" not in r]
+assert len(rows) == 3 and all(r["result"] == "ECONNREFUSED" and r["rport"] == port and r["dir"] == "connect"
+                              and r["comm"] == "python3" for r in rows), rows
+print("tcpconnect: 3 refused connects, each with ECONNREFUSED")
+PY
+
 # --- HTTP/1.1 pipelining: three requests in one send -------------------------
 http_case pipeline $((port + 4))
 $PY - "$tmp" <<'PY' || fail "pipelined records"
@@ -169,4 +193,4 @@ assert len(recv) == 1 and recv[0]["datagrams"] == 321 and recv[0]["bytes"] == 32
 assert send[0]["raddr"] == "127.0.0.1"
 print("udp: 321 datagrams of 123 bytes each way, with the remote endpoint")
 PY
-echo "network: 7 groups of checks passed"
+echo "network: 8 groups of checks passed"

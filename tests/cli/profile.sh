@@ -12,8 +12,11 @@ want() { awk '/^cpu_ms / { printf "%d\n", $2 * 99 * 0.8 / 1000 }' "$tmp/err"; }
 
 "$BPFLUA" run profile -c "$burn" >"$tmp/text" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
 cat "$tmp/text"
-# first row of the table: the function with the most self samples
-awk '/FUNCTION/ { getline; exit !($5 == "bl_burn_cpu" && $2 >= 90) }' "$tmp/text" || { echo "FAIL: top function"; exit 1; }
+# first row of the table: the function with the most self samples, in 90%
+# of the samples counting those with interrupt or fault frames above it
+# (TOTAL%, as the folded check below counts; an emulated guest spends
+# enough time in those to push SELF% under 90)
+awk '/FUNCTION/ { getline; exit !($5 == "bl_burn_cpu" && $4 >= 90) }' "$tmp/text" || { echo "FAIL: top function"; exit 1; }
 
 "$BPFLUA" run profile -c "$burn" --format folded -o "$tmp/folded" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
 awk '{ n = $NF; all += n; if ($0 ~ /;main;bl_burn_cpu /) burn += n }
@@ -43,7 +46,10 @@ import sys, json
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]  # the workload prints too
 total = sum(r["count"] for r in rows)
 burn = sum(r["count"] for r in rows if r["ustack"][:1] == ["bl_burn_cpu"])
-assert all(r["comm"] == "workload" for r in rows), rows
+# the traced command's own process only: "bpflua" is its name until execve,
+# which renames it late, after reading the binary (slow in an emulated guest
+# whose build directory is a 9p share, where a sample can land there)
+assert all(r["comm"] in ("workload", "bpflua") for r in rows), rows
 want = int(sys.argv[2])
 assert want >= 50 and total >= want and burn >= 0.9 * total, (burn, total, want)
 print("json:", len(rows), "stacks,", burn, "of", total, "samples innermost in bl_burn_cpu")
