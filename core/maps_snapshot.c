@@ -499,7 +499,8 @@ static int load(struct file *f)
 		f->loaded = -1;
 		return -ENODATA;
 	}
-	qsort(f->syms, f->nsyms, sizeof(*f->syms), by_address);
+	if (f->nsyms) /* a file without symbols has no table at all */
+		qsort(f->syms, f->nsyms, sizeof(*f->syms), by_address);
 	f->loaded = 1;
 	symbol_bytes += table_bytes(f);
 	while (symbol_bytes > BL_SNAP_MAX_SYMBOL_BYTES) {
