@@ -14,6 +14,8 @@ bpflua REPL: Lua 5.4 with the BPF API and one-liners.
                                   latency (elapsed, unit = "us" by default)
   sum{...} avg{...}  (value = "C expression")            totals and means
   trace{ "u:c:malloc", fields = { "arg0" } }             one line per event
+  printf{ "t:syscalls:sys_enter_openat", "%s %s\n", "comm", "str(args.filename)" }
+                                  one formatted line per event (bpftrace's formats)
   keys (by) and fields: pid tid comm cpu uid stack ustack args.NAME arg0..5 retval
   filter = "C expression", e.g. "pid == 42" or "comm_is(\"bash\")"
   probes("t:syscalls:*open*")   list probe names (u:/path:sym* for uprobes)
@@ -53,6 +55,8 @@ local DOCS = {
            args = with({ { "value", 'C expression, e.g. "args.ret" (elapsed with to =)' } }) },
   trace = { sig = 'trace{ PROBE, fields = { NAMES } }', desc = "print one line per event (while wait() runs)",
             args = with({ { "fields", "what each line shows besides comm and pid" } }) },
+  printf = { sig = 'printf{ PROBE, "FORMAT", EXPR, ... }', desc = "print one formatted line per event (bpftrace's %d %u %x %s %c ...)",
+             args = with({ { "EXPR", 'one per conversion: a field name (comm, pid, args.NAME, retval, ...), str(EXPR[, N]) for a string, or C' } }) },
   probes = { sig = 'probes(GLOB)', desc = "probe names matching GLOB, in columns",
              args = { { "GLOB", '"t:CAT:NAME" with * and ?, or "u:/PATH:SYMBOL*" for a binary\'s functions' } } },
   wait = { sig = "wait(SECONDS)", desc = "stream trace{} events for SECONDS (nil: until Ctrl-C)" },
@@ -120,6 +124,7 @@ local function bind(name, fn)
 end
 
 for _, n in ipairs({ "count", "sum", "avg", "hist", "trace", "probes", "wait" }) do bind(n, oneliner[n]) end
+bind("printf", oneliner.printf)
 for n, f in pairs(BPF.methods) do bind(DOCS["b:" .. n] and ("b:" .. n) or n, f) end
 for n, f in pairs(BPF.table_methods) do bind(n == "sum" and "sum_" or n, f) end
 bind("BPF", BPF.new)

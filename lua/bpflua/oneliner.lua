@@ -21,6 +21,7 @@ local probe = require("bpflua.probe")
 local events = require("bpflua.events")
 local stacks = require("bpflua.stacks")
 local cgroups = require("bpflua.cgroups")
+local printf = require("bpflua.printf")
 
 local M = {}
 
@@ -397,6 +398,50 @@ local function gen_trace_fields(action, p, opts)
   return fields
 end
 
+-- printf{}'s values, one per conversion: a key or field name as trace{}
+-- takes it, str(EXPR[, N]) for the string at a user or kernel address, or
+-- any C expression (as a signed 64-bit number). A name used twice is read
+-- once.
+local STR_MAX = 256
+local function gen_printf_fields(p, opts, fmt)
+  local fields, by_name, str_bytes = {}, {}, 0
+  for i = 1, fmt.count do
+    local expr = opts[i + 2]
+    local c = "v" .. i
+    local f
+    local inner, n = printf.str_call(expr)
+    if inner then
+      if n < 1 or n > STR_MAX then fail(string.format("printf{}: %s: a string's length is 1 to %d", expr, STR_MAX)) end
+      str_bytes = str_bytes + n
+      -- user memory first: a kernel address is not a user one, and
+      -- bpf_probe_read_user_str() fails on it, so then the kernel's
+      local src = "(const void *)(" .. c_expr(inner) .. ")"
+      f = { c = c, decl = "char " .. c .. "[" .. n .. "]", kind = "str",
+            set = string.format("if (bpf_probe_read_user_str(&e.%s, sizeof(e.%s), %s) < 0)\n" ..
+                                "\t\tbpf_probe_read_kernel_str(&e.%s, sizeof(e.%s), %s);", c, c, src, c, c, src) }
+    elseif by_name[expr] then
+      f = by_name[expr]
+    elseif expr:match("^[%a_][%w_]*$") and (expr ~= "elapsed" and expr ~= "v") or expr:match("^args[%.%-]>?[%w_]+$") then
+      f = field_code(p, expr, "e")
+      if f.kind == "str" then str_bytes = str_bytes + tonumber(f.decl:match("%[(%d+)%]")) end
+      by_name[expr] = f
+    else
+      f = { c = c, decl = "s64 " .. c, set = string.format("e.%s = (s64)(%s);", c, c_expr(expr)), kind = "int" }
+    end
+    if not f.listed then
+      f.listed = true
+      fields[#fields + 1] = f
+    end
+    fmt.sources[i] = f.c
+  end
+  -- the event is built on the BPF stack, 512 bytes in all
+  if str_bytes > 320 then
+    fail(string.format("printf{}: its strings take %d bytes, more than the 320 an event has room for; " ..
+      "shorten them with str(EXPR, N)", str_bytes))
+  end
+  return fields
+end
+
 local function decls(list)
   local out = {}
   for _, f in ipairs(list) do out[#out + 1] = "\t" .. f.decl .. ";" end
@@ -410,7 +455,7 @@ local function gen_maps(w, action, keys, fields)
   for _, k in ipairs(keys) do uses_stacks = uses_stacks or k.stacks end
   for _, k in ipairs(fields) do uses_stacks = uses_stacks or k.stacks end
   if uses_stacks then w("BPF_STACK_TRACE(stacks, 8192);") end
-  if action == "trace" then
+  if action == "trace" or action == "printf" then
     w("struct event {\n\tu64 ts;\n" .. table.concat(decls(fields), "\n") .. "\n};")
     w("#ifdef BL_RINGBUF\nBPF_RINGBUF_OUTPUT(events, 256);\n#else\nBPF_PERF_OUTPUT(events);\n#endif")
     w("BPF_PERCPU_ARRAY(events_lost, u64, 1);")
@@ -445,7 +490,7 @@ end
 
 -- What the action does with each event that passes the filter.
 local function gen_action(w, action, p, opts, keys, fields, timed)
-  if action == "trace" then
+  if action == "trace" or action == "printf" then
     w("\tstruct event e = {};\n\te.ts = bpf_ktime_get_ns();")
     for _, f in ipairs(fields) do w("\t" .. f.set) end
     w(string.format("\tbl_submit(%s, &e);", kind_of(p).submit or p.regs))
@@ -507,6 +552,7 @@ local function generate(action, p, opts, stop_probe)
   if stop_probe then kind_of(stop_probe).prepare(stop_probe) end
   local main = stop_probe or p
   local prog = { keys = gen_keys(main, opts), fields = gen_trace_fields(action, main, opts) }
+  if action == "printf" then prog.fields = gen_printf_fields(main, opts, opts.format) end
   local out = { HELPERS, '#include "config.h"' }
   local function w(s) out[#out + 1] = s end
   gen_maps(w, action, prog.keys, prog.fields)
@@ -609,7 +655,7 @@ end
 -- addresses; what still prints the same is one row, its counts, sums and
 -- averages combined.
 function Handle:read()
-  if self.action == "trace" then return {} end
+  if self.reader then return {} end
   local groups, order = {}, {}
   for k, v in self.values:items() do
     local id = identity(self, k)
@@ -664,7 +710,7 @@ end
 
 function Handle:__tostring()
   if self.closed then return self.label .. " (stopped)" end
-  if self.action == "trace" then
+  if self.reader then
     return string.format("%s: %d events so far, %d lost", self.label, self.count, self.reader:lost())
   end
   local lines = {}
@@ -726,10 +772,27 @@ function M.program(action, opts)
   if type(opts) == "string" then opts = { opts } end
   if type(opts) ~= "table" then fail(action .. "{} takes a table: " .. action .. "{ \"t:CAT:NAME\", ... }") end
   check_options(action, opts)
+  if action == "printf" then
+    local fmt, err = printf.parse(opts[2])
+    if not fmt then fail("printf{}: " .. err) end
+    local given = 0
+    while opts[given + 3] ~= nil do given = given + 1 end
+    if given ~= fmt.count then
+      fail(string.format("printf{}: the format has %d conversion%s but %d value%s follow%s it", fmt.count,
+        fmt.count == 1 and "" or "s", given, given == 1 and "" or "s", given == 1 and "s" or ""))
+    end
+    for i = 3, given + 2 do
+      if type(opts[i]) ~= "string" then
+        fail(string.format("printf{}: value %d must be a name or a C expression (a string), not %s", i - 2, type(opts[i])))
+      end
+    end
+    fmt.sources = {}
+    opts = setmetatable({ format = fmt }, { __index = opts })
+  end
   local p = M.parse_probe(opts[1] or opts.probe)
   local stop_probe = opts.to and M.parse_probe(opts.to)
   local prog = generate(action, p, opts, stop_probe)
-  prog.probe, prog.stop_probe = p, stop_probe
+  prog.probe, prog.stop_probe, prog.format = p, stop_probe, opts.format
   return prog
 end
 
@@ -744,7 +807,7 @@ local function new(action, opts)
   end
   local text = prog.text
   local cflags = {}
-  if action == "trace" then
+  if action == "trace" or action == "printf" then
     for k, v in pairs(events.defines({}, false)) do
       cflags[#cflags + 1] = "-D" .. k .. (v == true and "" or ("=" .. tostring(v)))
     end
@@ -770,6 +833,13 @@ local function new(action, opts)
       h.count = h.count + 1
       h.out:write(trace_line(h, e), "\n")
     end)
+  elseif action == "printf" then
+    local fmt, values = prog.format, {}
+    h.reader = events.open(b, "events", function(e)
+      h.count = h.count + 1
+      for i, c in ipairs(fmt.sources) do values[i] = e[c] end
+      h.out:write(printf.format(fmt, values))
+    end)
   else
     h.values = b:get_table("values")
   end
@@ -784,6 +854,7 @@ function M.sum(opts) return new("sum", opts) end
 function M.avg(opts) return new("avg", opts) end
 function M.hist(opts) return new("hist", opts) end
 function M.trace(opts) return new("trace", opts) end
+function M.printf(opts) return new("printf", opts) end
 
 -- probes("t:syscalls:*open*") -> the matching probe names
 function M.probes(glob)
@@ -844,7 +915,7 @@ end
 -- What -e prints at the end, as bpftrace prints its maps.
 function M.print_all()
   for _, h in ipairs(M.active) do
-    if h.action ~= "trace" then print(tostring(h)) end
+    if not h.reader then print(tostring(h)) end
   end
   report_losses(true)
 end
@@ -852,6 +923,7 @@ end
 -- The names one-liners and the REPL put in a script's environment.
 function M.install(env)
   for _, n in ipairs({ "count", "sum", "avg", "hist", "trace", "probes", "wait" }) do env[n] = M[n] end
+  env.printf = M.printf
 end
 
 return M

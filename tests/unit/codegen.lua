@@ -45,6 +45,10 @@ local CASES = {
   { "trace_latency", "trace", { "t:syscalls:sys_enter_nanosleep", to = "t:syscalls:sys_exit_nanosleep",
                                 fields = { "args.ret" } } },
   { "count_name", "count", { probe = "t:syscalls:sys_enter_getpid", name = "calls", by = "comm" } },
+  { "printf_openat", "printf", { "t:syscalls:sys_enter_openat", "%s opened %s (%d) %s\n", "comm", "str(args.filename)",
+                                 "args.flags & 3", "comm", filter = "args.flags == 0" } },
+  { "printf_readline", "printf", { "ur:/bin/bash:readline", "%-6d %s %s\n", "pid", "str(retval)", "str(arg0, 16)" } },
+  { "printf_sched", "printf", { "t:sched:sched_switch", "%s -> %s %u\n", "args.prev_comm", "args.next_comm", "cpu" } },
 }
 
 for _, c in ipairs(CASES) do
@@ -143,6 +147,24 @@ local ERRORS = {
   { "count", { "t:syscalls:sys_enter_read", by = 3 }, "count{}: by must be a key name or a list of key names, not number" },
   { "trace", { "t:syscalls:sys_enter_read", fields = "args.fd" }, "trace{}: fields must be a list of field names, not string" },
   { "sum", { "t:syscalls:sys_enter_read", value = 1 }, "sum{}: value must be a C expression (a string), not number" },
+  { "printf", { "t:syscalls:sys_enter_read", "%d %d\n", "args.fd" },
+    "printf{}: the format has 2 conversions but 1 value follows it" },
+  { "printf", { "t:syscalls:sys_enter_read", "fd\n", "args.fd" },
+    "printf{}: the format has 0 conversions but 1 value follows it" },
+  { "printf", { "t:syscalls:sys_enter_read", "%y\n", "args.fd" },
+    "printf{}: '%y' at 1 of the format is not a conversion bpftrace knows (%d %i %u %x %X %o %s %c %p, %% for a %)" },
+  { "printf", { "t:syscalls:sys_enter_read", "%lq\n", "args.fd" },
+    "printf{}: '%lq' at 1 of the format is not a conversion bpftrace knows (%d %i %u %x %X %o %s %c %p, %% for a %)" },
+  { "printf", { "t:syscalls:sys_enter_read", "%lllu\n", "args.fd" },
+    "printf{}: '%lllu': 'lll' is not a length C knows (h, hh, l, ll, z, j)" },
+  { "printf", { "t:syscalls:sys_enter_read", "%s\n", 3 },
+    "printf{}: value 1 must be a name or a C expression (a string), not number" },
+  { "printf", { "t:syscalls:sys_enter_read", 3 },
+    "printf{}: the second item must be the format, a string such as \"%s opened %s\\n\"" },
+  { "printf", { "t:syscalls:sys_enter_read", "%s %s\n", "str(args.buf, 200)", "str(args.buf, 200)" },
+    "printf{}: its strings take 400 bytes, more than the 320 an event has room for; shorten them with str(EXPR, N)" },
+  { "printf", { "t:syscalls:sys_enter_read", "%s\n", "str(args.buf, 0)" },
+    "printf{}: str(args.buf, 0): a string's length is 1 to 256" },
 }
 for _, c in ipairs(ERRORS) do
   local err = t.raises(c[3], oneliner.program, c[1], c[2])
