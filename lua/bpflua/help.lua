@@ -13,6 +13,7 @@ bpflua REPL: Lua 5.4 with the BPF API and one-liners.
   hist{ "t:syscalls:sys_enter_nanosleep", to = "t:syscalls:sys_exit_nanosleep" }
                                   latency (elapsed, unit = "us" by default)
   sum{...} avg{...}  (value = "C expression")            totals and means
+  min{...} max{...} stats{...} lhist{..., min = 0, max = 100, step = 10}
   trace{ "u:c:malloc", fields = { "arg0" } }             one line per event
   printf{ "t:syscalls:sys_enter_openat", "%s %s\n", "comm", "str(args.filename)" }
                                   one formatted line per event (bpftrace's formats)
@@ -57,6 +58,14 @@ local DOCS = {
             args = with({ { "fields", "what each line shows besides comm and pid" } }) },
   printf = { sig = 'printf{ PROBE, "FORMAT", EXPR, ... }', desc = "print one formatted line per event (bpftrace's %d %u %x %s %c ...)",
              args = with({ { "EXPR", 'one per conversion: a field name (comm, pid, args.NAME, retval, ...), str(EXPR[, N]) for a string, or C' } }) },
+  min = { sig = 'min{ PROBE, value = "C", by = KEYS }', desc = "smallest value per key; returns a handle",
+          args = with({ { "value", "C expression (signed)" } }) },
+  max = { sig = 'max{ PROBE, value = "C", by = KEYS }', desc = "largest value per key; returns a handle",
+          args = with({ { "value", "C expression (signed)" } }) },
+  stats = { sig = 'stats{ PROBE, value = "C", by = KEYS }', desc = "count, average and total of a value per key",
+            args = with({ { "value", "C expression" } }) },
+  lhist = { sig = 'lhist{ PROBE, value = "C", min = N, max = N, step = N }', desc = "linear histogram per key, as bpftrace draws it",
+            args = with({ { "value", "C expression" }, { "min, max, step", "integers: buckets of step from min to max" } }) },
   probes = { sig = 'probes(GLOB)', desc = "probe names matching GLOB, in columns",
              args = { { "GLOB", '"t:CAT:NAME" with * and ?, or "u:/PATH:SYMBOL*" for a binary\'s functions' } } },
   wait = { sig = "wait(SECONDS)", desc = "stream trace{} events for SECONDS (nil: until Ctrl-C)" },
@@ -124,7 +133,7 @@ local function bind(name, fn)
 end
 
 for _, n in ipairs({ "count", "sum", "avg", "hist", "trace", "probes", "wait" }) do bind(n, oneliner[n]) end
-bind("printf", oneliner.printf)
+for _, n in ipairs({ "printf", "lhist", "min", "max", "stats" }) do bind(n, oneliner[n]) end
 for n, f in pairs(BPF.methods) do bind(DOCS["b:" .. n] and ("b:" .. n) or n, f) end
 for n, f in pairs(BPF.table_methods) do bind(n == "sum" and "sum_" or n, f) end
 bind("BPF", BPF.new)

@@ -464,11 +464,16 @@ local function gen_maps(w, action, keys, fields)
   end
   local key_decls = decls(keys)
   if #keys == 0 then key_decls[1] = "\tu32 none;" end
-  if action == "hist" then key_decls[#key_decls + 1] = "\ts32 slot;" end
+  if action == "hist" or action == "lhist" then key_decls[#key_decls + 1] = "\ts32 slot;" end
   w("struct key_t {\n" .. table.concat(key_decls, "\n") .. "\n};")
-  if action == "avg" then
+  if action == "avg" or action == "stats" then
     w("struct avg_t { u64 sum; u64 count; };")
     w("BPF_HASH(values, struct key_t, struct avg_t, 10240);")
+  elseif action == "min" or action == "max" then
+    -- per CPU: a compare and a store race on a shared value; user space
+    -- merges the CPUs' values, those that saw the key (seen > 0)
+    w("struct minmax_t { s64 value; u64 seen; };")
+    w("BPF_PERCPU_HASH(values, struct key_t, struct minmax_t, 10240);")
   else
     w("BPF_HASH(values, struct key_t, u64, 10240);")
   end
@@ -517,6 +522,16 @@ local function gen_action(w, action, p, opts, keys, fields, timed)
     -- negative values get a row of their own (slot -1), as bpftrace's (..., 0)
     w("\tk.slot = (s64)v < 0 ? -1 : bpf_log2l(v);")
     add("1")
+  elseif action == "lhist" then
+    -- slot 0 below min, 1..n the steps, n + 1 from max on, as bpftrace's
+    local l = opts.lhist
+    w(string.format("\tif ((s64)v < %d)\n\t\tk.slot = 0;\n\telse if ((s64)v >= %d)\n\t\tk.slot = %d;\n" ..
+      "\telse\n\t\tk.slot = (u64)((s64)v - %d) / %d + 1;", l.min, l.max, l.buckets + 1, l.min, l.step))
+    add("1")
+  elseif action == "min" or action == "max" then
+    w("\tstruct minmax_t __none = {}, *m = values.lookup_or_try_init(&k, &__none);\n" ..
+      string.format("\tif (m && (!m->seen || (s64)v %s m->value))\n\t\tm->value = (s64)v;\n", action == "min" and "<" or ">") ..
+      "\tif (m)\n\t\tm->seen++;")
   else
     w("\tstruct avg_t zero = {};\n\tstruct avg_t *a = values.lookup_or_try_init(&k, &zero);\n" ..
       "\tif (a) {\n\t\t__sync_fetch_and_add(&a->sum, v);\n\t\t__sync_fetch_and_add(&a->count, 1);\n\t}")
@@ -638,10 +653,19 @@ local function identity(h, k)
 end
 
 local function add_value(action, r, k, v)
-  if action == "hist" then
+  if action == "min" or action == "max" then
+    for _, c in ipairs(v) do
+      if c.seen > 0 then
+        if not r.seen or (action == "min" and c.value < r.value) or (action == "max" and c.value > r.value) then
+          r.value = c.value
+        end
+        r.seen = true
+      end
+    end
+  elseif action == "hist" or action == "lhist" then
     r.buckets[k.slot] = (r.buckets[k.slot] or 0) + v
     r.value = r.value + v
-  elseif action == "avg" then
+  elseif action == "avg" or action == "stats" then
     r.sum, r.count = r.sum + v.sum, r.count + v.count
     r.value = r.count > 0 and r.sum // r.count or 0
   else
@@ -704,8 +728,40 @@ function Handle:read()
     if a.value ~= b.value then return a.value < b.value end
     return a.text < b.text
   end)
-  for _, r in ipairs(rows) do r.sum, r.count = nil, nil end
+  for _, r in ipairs(rows) do
+    if self.action ~= "stats" then r.sum, r.count = nil, nil end
+    r.seen = nil
+  end
   return rows
+end
+
+-- A linear histogram as bpftrace draws it: from the first bucket with a
+-- count to the last, a bar of up to 52 @ scaled to the largest.
+local function lhist_lines(buckets, l)
+  local first, last, top = nil, nil, 0
+  for slot = 0, l.buckets + 1 do
+    local n = buckets[slot] or 0
+    if n > 0 then
+      first, last = first or slot, slot
+      top = math.max(top, n)
+    end
+  end
+  local out = {}
+  if not first then return out end
+  for slot = first, last do
+    local n = buckets[slot] or 0
+    local label
+    if slot == 0 then
+      label = string.format("(..., %d)", l.min)
+    elseif slot == l.buckets + 1 then
+      label = string.format("[%d, ...)", l.max)
+    else
+      local lo = l.min + (slot - 1) * l.step
+      label = l.step == 1 and string.format("[%d]", lo) or string.format("[%d, %d)", lo, lo + l.step)
+    end
+    out[#out + 1] = string.format("%-16s%8d |%-52s|", label, n, string.rep("@", n * 52 // top))
+  end
+  return out
 end
 
 function Handle:__tostring()
@@ -720,6 +776,12 @@ function Handle:__tostring()
       lines[#lines + 1] = name .. ":"
       for _, l in ipairs(hist.log2_lines(r.buckets, self.unit)) do lines[#lines + 1] = l end
       lines[#lines + 1] = ""
+    elseif self.action == "lhist" then
+      lines[#lines + 1] = name .. ":"
+      for _, l in ipairs(lhist_lines(r.buckets, self.lhist)) do lines[#lines + 1] = l end
+      lines[#lines + 1] = ""
+    elseif self.action == "stats" then
+      lines[#lines + 1] = string.format("%s: count %d, average %d, total %d", name, r.count, r.value, r.sum)
     else
       lines[#lines + 1] = string.format("%s: %d", name, r.value)
     end
@@ -789,10 +851,26 @@ function M.program(action, opts)
     fmt.sources = {}
     opts = setmetatable({ format = fmt }, { __index = opts })
   end
+  if action == "lhist" then
+    local l = {}
+    for _, k in ipairs({ "min", "max", "step" }) do
+      if math.type(opts[k]) ~= "integer" then
+        fail(string.format("lhist{}: %s must be an integer (lhist{ PROBE, value = \"C\", min = 0, max = 100, step = 10 }), not %s",
+          k, type(opts[k])))
+      end
+      l[k] = opts[k]
+    end
+    if l.step < 1 then fail("lhist{}: step must be 1 or more") end
+    if l.max <= l.min then fail("lhist{}: max must be greater than min") end
+    if (l.max - l.min) % l.step ~= 0 then fail("lhist{}: max - min must be a multiple of step") end
+    l.buckets = (l.max - l.min) // l.step
+    if l.buckets > 1000 then fail("lhist{}: at most 1000 steps from min to max, not " .. l.buckets) end
+    opts = setmetatable({ lhist = l }, { __index = opts })
+  end
   local p = M.parse_probe(opts[1] or opts.probe)
   local stop_probe = opts.to and M.parse_probe(opts.to)
   local prog = generate(action, p, opts, stop_probe)
-  prog.probe, prog.stop_probe, prog.format = p, stop_probe, opts.format
+  prog.probe, prog.stop_probe, prog.format, prog.lhist = p, stop_probe, opts.format, opts.lhist
   return prog
 end
 
@@ -826,7 +904,7 @@ local function new(action, opts)
     error(err, 0)
   end
   local h = setmetatable({ action = action, b = b, c = text, probe = prog.probe.spec, keys = prog.keys, fields = prog.fields,
-                           label = "@" .. (opts.name or ""), count = 0, out = opts.out or io.stdout,
+                           label = "@" .. (opts.name or ""), count = 0, out = opts.out or io.stdout, lhist = prog.lhist,
                            unit = opts.to and ((opts.unit or "us") .. "ecs"):gsub("^nsecs", "nsecs") or "value" }, Handle)
   if action == "trace" then
     h.reader = events.open(b, "events", function(e)
@@ -855,6 +933,10 @@ function M.avg(opts) return new("avg", opts) end
 function M.hist(opts) return new("hist", opts) end
 function M.trace(opts) return new("trace", opts) end
 function M.printf(opts) return new("printf", opts) end
+function M.lhist(opts) return new("lhist", opts) end
+function M.min(opts) return new("min", opts) end
+function M.max(opts) return new("max", opts) end
+function M.stats(opts) return new("stats", opts) end
 
 -- probes("t:syscalls:*open*") -> the matching probe names
 function M.probes(glob)
@@ -923,7 +1005,7 @@ end
 -- The names one-liners and the REPL put in a script's environment.
 function M.install(env)
   for _, n in ipairs({ "count", "sum", "avg", "hist", "trace", "probes", "wait" }) do env[n] = M[n] end
-  env.printf = M.printf
+  for _, n in ipairs({ "printf", "lhist", "min", "max", "stats" }) do env[n] = M[n] end
 end
 
 return M

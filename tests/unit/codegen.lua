@@ -48,6 +48,10 @@ local CASES = {
   { "printf_openat", "printf", { "t:syscalls:sys_enter_openat", "%s opened %s (%d) %s\n", "comm", "str(args.filename)",
                                  "args.flags & 3", "comm", filter = "args.flags == 0" } },
   { "printf_readline", "printf", { "ur:/bin/bash:readline", "%-6d %s %s\n", "pid", "str(retval)", "str(arg0, 16)" } },
+  { "min_read", "min", { "t:syscalls:sys_exit_read", value = "args.ret", by = "comm" } },
+  { "max_latency", "max", { "t:syscalls:sys_enter_nanosleep", to = "t:syscalls:sys_exit_nanosleep", by = { "comm", "pid" } } },
+  { "stats_read", "stats", { "t:syscalls:sys_enter_read", value = "args.count", by = "comm" } },
+  { "lhist_read", "lhist", { "t:syscalls:sys_exit_read", value = "args.ret", min = 0, max = 1000, step = 100 } },
   { "printf_sched", "printf", { "t:sched:sched_switch", "%s -> %s %u\n", "args.prev_comm", "args.next_comm", "cpu" } },
 }
 
@@ -163,6 +167,15 @@ local ERRORS = {
     "printf{}: the second item must be the format, a string such as \"%s opened %s\\n\"" },
   { "printf", { "t:syscalls:sys_enter_read", "%s %s\n", "str(args.buf, 200)", "str(args.buf, 200)" },
     "printf{}: its strings take 400 bytes, more than the 320 an event has room for; shorten them with str(EXPR, N)" },
+  { "lhist", { "t:syscalls:sys_exit_read", value = "args.ret", min = 0, max = 10 },
+    "lhist{}: step must be an integer (lhist{ PROBE, value = \"C\", min = 0, max = 100, step = 10 }), not nil" },
+  { "lhist", { "t:syscalls:sys_exit_read", value = "args.ret", min = 0.5, max = 10, step = 1 },
+    "lhist{}: min must be an integer (lhist{ PROBE, value = \"C\", min = 0, max = 100, step = 10 }), not number" },
+  { "lhist", { "t:syscalls:sys_exit_read", value = "args.ret", min = 0, max = 10, step = 3 },
+    "lhist{}: max - min must be a multiple of step" },
+  { "lhist", { "t:syscalls:sys_exit_read", value = "args.ret", min = 5, max = 0, step = 1 },
+    "lhist{}: max must be greater than min" },
+  { "max", { "t:syscalls:sys_exit_read" }, "max{} needs value = \"C expression\" (e.g. \"args.ret\"), or to = PROBE" },
   { "printf", { "t:syscalls:sys_enter_read", "%s\n", "str(args.buf, 0)" },
     "printf{}: str(args.buf, 0): a string's length is 1 to 256" },
 }
