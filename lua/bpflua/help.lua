@@ -14,6 +14,8 @@ bpflua REPL: Lua 5.4 with the BPF API and one-liners.
                                   latency (elapsed, unit = "us" by default)
   sum{...} avg{...}  (value = "C expression")            totals and means
   min{...} max{...} stats{...} lhist{..., min = 0, max = 100, step = 10}
+  BEGIN(fn) END(fn) interval(1, fn)   Lua at start, at end, every second
+  count{..., interval = 1, clear = true}                 print (and empty) every second
   trace{ "u:c:malloc", fields = { "arg0" } }             one line per event
   printf{ "t:syscalls:sys_enter_openat", "%s %s\n", "comm", "str(args.filename)" }
                                   one formatted line per event (bpftrace's formats)
@@ -66,6 +68,10 @@ local DOCS = {
             args = with({ { "value", "C expression" } }) },
   lhist = { sig = 'lhist{ PROBE, value = "C", min = N, max = N, step = N }', desc = "linear histogram per key, as bpftrace draws it",
             args = with({ { "value", "C expression" }, { "min, max, step", "integers: buckets of step from min to max" } }) },
+  BEGIN = { sig = "BEGIN(function() ... end)", desc = "run once the probes are attached (as wait() starts)" },
+  END = { sig = "END(function() ... end)", desc = "run at the end, before the maps print" },
+  interval = { sig = "interval(SECONDS, function() ... end)", desc = "run every SECONDS while wait() runs; " ..
+               "a one-liner's interval = N (clear = true) prints it every N s" },
   probes = { sig = 'probes(GLOB)', desc = "probe names matching GLOB, in columns",
              args = { { "GLOB", '"t:CAT:NAME" with * and ?, or "u:/PATH:SYMBOL*" for a binary\'s functions' } } },
   wait = { sig = "wait(SECONDS)", desc = "stream trace{} events for SECONDS (nil: until Ctrl-C)" },
@@ -133,7 +139,7 @@ local function bind(name, fn)
 end
 
 for _, n in ipairs({ "count", "sum", "avg", "hist", "trace", "probes", "wait" }) do bind(n, oneliner[n]) end
-for _, n in ipairs({ "printf", "lhist", "min", "max", "stats" }) do bind(n, oneliner[n]) end
+for _, n in ipairs({ "printf", "lhist", "min", "max", "stats", "BEGIN", "END", "interval" }) do bind(n, oneliner[n]) end
 for n, f in pairs(BPF.methods) do bind(DOCS["b:" .. n] and ("b:" .. n) or n, f) end
 for n, f in pairs(BPF.table_methods) do bind(n == "sum" and "sum_" or n, f) end
 bind("BPF", BPF.new)

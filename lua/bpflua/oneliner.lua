@@ -365,6 +365,14 @@ local function check_options(action, opts)
     fail(string.format("%s{}: children must be true or false, not %s", action, type(opts.children)))
   end
   if opts.children and not pid then fail(action .. "{}: children = true follows the processes pid = N starts; give pid") end
+  local iv = opts.interval
+  if iv ~= nil and not (type(iv) == "number" and iv > 0 and iv <= 86400) then
+    fail(string.format("%s{}: interval must be a number of seconds (more than 0, at most 86400), not %s", action, tostring(iv)))
+  end
+  if opts.clear ~= nil and type(opts.clear) ~= "boolean" then
+    fail(string.format("%s{}: clear must be true or false, not %s", action, type(opts.clear)))
+  end
+  if opts.clear and not iv then fail(action .. "{}: clear = true empties the map after each interval; give interval = SECONDS") end
 end
 
 -- The keys a map is keyed by (opts.by); a user stack means nothing
@@ -905,6 +913,7 @@ local function new(action, opts)
   end
   local h = setmetatable({ action = action, b = b, c = text, probe = prog.probe.spec, keys = prog.keys, fields = prog.fields,
                            label = "@" .. (opts.name or ""), count = 0, out = opts.out or io.stdout, lhist = prog.lhist,
+                           interval = opts.interval, clear_each = opts.clear,
                            unit = opts.to and ((opts.unit or "us") .. "ecs"):gsub("^nsecs", "nsecs") or "value" }, Handle)
   if action == "trace" then
     h.reader = events.open(b, "events", function(e)
@@ -923,6 +932,7 @@ local function new(action, opts)
   end
   local ok_stacks, st = pcall(b.get_table, b, "stacks")
   if ok_stacks then h.res = stacks.resolver(b, st) end
+  h.started = BPF.monotonic()
   M.active[#M.active + 1] = h
   return h
 end
@@ -962,9 +972,67 @@ local function report_losses(final)
   end
 end
 
+-- BEGIN(fn) and END(fn): Lua run once the script's probes are attached
+-- (as wait() starts) and once they have stopped counting (before the maps
+-- print), as bpftrace's BEGIN and END blocks.
+local begins, ends = {}, {}
+
+local function checked_fn(what, fn)
+  if type(fn) ~= "function" then fail(string.format("%s() takes a function: %s(function() print(\"...\") end)", what, what)) end
+  return fn
+end
+
+function M.BEGIN(fn)
+  begins[#begins + 1] = checked_fn("BEGIN", fn)
+end
+
+function M.END(fn)
+  ends[#ends + 1] = checked_fn("END", fn)
+end
+
+local function run_begins()
+  local list = begins
+  begins = {}
+  for _, fn in ipairs(list) do fn() end
+end
+
+-- interval(SECONDS, fn): fn every SECONDS while wait() runs, as bpftrace's
+-- interval:s:N. Handles with interval = N print themselves that often (and
+-- with clear = true start again empty); -i N gives every aggregation that.
+local timers = {}
+M.default_interval = nil
+
+function M.interval(seconds, fn)
+  if not (type(seconds) == "number" and seconds > 0 and seconds <= 86400) then
+    fail("interval() takes a number of seconds (more than 0, at most 86400) and a function")
+  end
+  timers[#timers + 1] = { every = seconds, fn = checked_fn("interval", fn), next = BPF.monotonic() + seconds }
+end
+
+local function run_timers(now)
+  for _, t in ipairs(timers) do
+    if now >= t.next then
+      t.next = t.next + t.every * (1 + math.floor((now - t.next) / t.every))
+      t.fn()
+    end
+  end
+  for _, h in ipairs(M.active) do
+    local every = h.interval or (not h.reader and M.default_interval)
+    if every and not h.reader then
+      h.next_print = h.next_print or (h.started + every)
+      if now >= h.next_print then
+        h.next_print = h.next_print + every * (1 + math.floor((now - h.next_print) / every))
+        h.out:write(tostring(h), "\n\n")
+        if h.clear_each then h:clear() end
+      end
+    end
+  end
+end
+
 -- Polls the trace handles for seconds (nil: until Ctrl-C); returns false if
 -- Ctrl-C ended it.
 function M.wait(seconds)
+  run_begins()
   local deadline = seconds and BPF.monotonic() + seconds
   local resolved, said = BPF.monotonic(), BPF.monotonic()
   while true do
@@ -989,6 +1057,7 @@ function M.wait(seconds)
       end
     end
     if not polled and not BPF.sleep(step) then return false end
+    run_timers(BPF.monotonic())
     io.stdout:flush()
     if BPF.interrupted() then return false end
   end
@@ -996,6 +1065,10 @@ end
 
 -- What -e prints at the end, as bpftrace prints its maps.
 function M.print_all()
+  run_begins()
+  local list = ends
+  ends = {}
+  for _, fn in ipairs(list) do fn() end
   for _, h in ipairs(M.active) do
     if not h.reader then print(tostring(h)) end
   end
@@ -1005,7 +1078,7 @@ end
 -- The names one-liners and the REPL put in a script's environment.
 function M.install(env)
   for _, n in ipairs({ "count", "sum", "avg", "hist", "trace", "probes", "wait" }) do env[n] = M[n] end
-  for _, n in ipairs({ "printf", "lhist", "min", "max", "stats" }) do env[n] = M[n] end
+  for _, n in ipairs({ "printf", "lhist", "min", "max", "stats", "BEGIN", "END", "interval" }) do env[n] = M[n] end
 end
 
 return M
