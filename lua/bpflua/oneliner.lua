@@ -8,7 +8,7 @@
 -- Probe specs are bpftrace's: tracepoint:cat:name (t:), raw_tracepoint:name
 -- (rt:), uprobe:/path:sym (u:, a library name such as c works too),
 -- uretprobe: (ur:), profile:hz:99 (p:), kprobe:fn (k:), kretprobe:fn (kr:).
--- Keys (by) and trace fields: pid, tid, comm, cpu, uid, cgroup, container,
+-- Keys (by) and trace fields: pid, tid, comm, cpu, uid, cgroup, container, probe,
 -- stack, ustack, args.NAME (tracepoint fields), arg0..arg5 and retval (u/k
 -- probes). cgroup = PATH counts only that cgroup's processes; pid = N only
 -- that process, and with children = true the ones it starts too.
@@ -16,6 +16,9 @@
 -- to = PROBE times from the first probe to the second, per thread:
 --   hist{ "t:syscalls:sys_enter_nanosleep", to = "t:syscalls:sys_exit_nanosleep" }
 -- (value defaults to `elapsed`, in unit = "us"; "ns" and "ms" work too).
+-- printf{ PROBE, "FORMAT", EXPR, ... } prints a line per event with
+-- bpftrace's formats (bpflua/printf.lua); min, max, stats and lhist
+-- aggregate as bpftrace's do; BEGIN, END and interval run Lua around them.
 local hist = require("bpflua.hist")
 local probe = require("bpflua.probe")
 local events = require("bpflua.events")
@@ -165,7 +168,7 @@ local KINDS = {
     end,
     attach = function(b, p, fn)
       if not fn then return end
-      for _, tp in ipairs(p.targets) do b:attach_tracepoint{ tp = tp, fn_name = fn } end
+      for i, tp in ipairs(p.targets) do b:attach_tracepoint{ tp = tp, fn_name = p.per_target and (fn .. "_" .. i) or fn } end
     end,
     list = function(rest)
       local out = {}
@@ -247,6 +250,13 @@ local function field_code(p, name, var)
   local c = name:gsub("[^%w_]", "_")
   if name == "pid" or name == "tid" or name == "cpu" or name == "uid" then
     return { c = c, decl = "u32 " .. c, set = string.format("%s.%s = %s;", var, c, name), kind = "int" }
+  elseif name == "probe" then
+    -- the tracepoints of a glob: a function each, calling one body with
+    -- their number (the record's own event id is not there to read: the
+    -- kernel keeps its pt_regs pointer in those bytes); other kinds: one
+    if p.kind == "tracepoint" and #p.targets > 1 then p.per_target = true end
+    local set = string.format(p.per_target and "%s.probe = __probe;" or "%s.probe = 0;", var)
+    return { c = c, decl = "u32 probe", set = set, kind = "probe" }
   elseif name == "cgroup" or name == "container" then
     return { c = c, decl = "u64 " .. c, set = string.format("%s.%s = bpf_get_current_cgroup_id();", var, c), kind = name }
   elseif name == "comm" then
@@ -287,7 +297,7 @@ local function field_code(p, name, var)
              kind = "int" }
   end
   if field then fail(string.format("args.%s: only tracepoints have named fields (%s)", field, p.spec)) end
-  fail(string.format("unknown key or field '%s': use pid, tid, comm, cpu, uid, cgroup, container, stack, ustack, args.NAME%s", name,
+  fail(string.format("unknown key or field '%s': use pid, tid, comm, cpu, uid, cgroup, container, probe, stack, ustack, args.NAME%s", name,
     p.regs_args and ", arg0..arg5" .. (p.retval and ", retval" or "") or ""))
 end
 
@@ -440,7 +450,7 @@ local function gen_printf_fields(p, opts, fmt)
       f.listed = true
       fields[#fields + 1] = f
     end
-    fmt.sources[i] = f.c
+    fmt.sources[i], fmt.kinds[i] = f.c, f.kind
   end
   -- the event is built on the BPF stack, 512 bytes in all
   if str_bytes > 320 then
@@ -550,6 +560,7 @@ end
 -- values, the filter, then the action.
 local function gen_function(w, action, p, opts, keys, fields, unit)
   local header, fn = function_header(p, "bl_probe")
+  if p.per_target then header = "static __always_inline int bl_probe_body(void *args, u32 __probe)" end
   w(header .. "\n{")
   w(PREAMBLE)
   if unit then
@@ -563,6 +574,11 @@ local function gen_function(w, action, p, opts, keys, fields, unit)
   end
   gen_action(w, action, p, opts, keys, fields, unit ~= nil)
   w("\treturn 0;\n}")
+  if p.per_target then
+    for i in ipairs(p.targets) do
+      w(string.format("int %s_%d(void *args)\n{\n\treturn bl_probe_body(args, %d);\n}", fn, i, i))
+    end
+  end
   return fn
 end
 
@@ -595,6 +611,7 @@ end
 
 local Handle = {}
 Handle.__index = Handle
+local value_text
 
 -- addresses: each frame with its address too, where names alone collide
 local function stack_text(h, id, pid, user, addresses)
@@ -639,6 +656,8 @@ local function key_text(h, k, detail)
       v = "\n\t" .. stack_text(h, v, k.pid, true, detail >= 2) .. "\n"
     elseif f.kind == "cgroup" or f.kind == "container" then
       v = BPF.printable(cgroup_text(f.kind, v))
+    elseif f.kind == "probe" then
+      v = h.probe_names[v] or ("probe " .. v)
     elseif type(v) == "string" then
       v = BPF.printable(v)
     end
@@ -818,6 +837,19 @@ end
 Handle.__close = Handle.stop
 Handle.__gc = Handle.stop
 
+-- What printf{} shows for a value of a key's kind; numbers and strings as
+-- they are (the format decides).
+value_text = function(h, kind, v, pid)
+  if kind == "stack" or kind == "ustack" then
+    return stack_text(h, v, pid, kind == "ustack")
+  elseif kind == "cgroup" or kind == "container" then
+    return cgroup_text(kind, v)
+  elseif kind == "probe" then
+    return h.probe_names[v] or ("probe " .. v)
+  end
+  return v
+end
+
 -- Prints a trace event as one line.
 local function trace_line(h, e)
   local parts = { string.format("%-16s %-7d", BPF.printable(e.comm), e.pid) }
@@ -828,6 +860,8 @@ local function trace_line(h, e)
       v = stack_text(h, v, e.pid, f.kind == "ustack")
     elseif f.kind == "cgroup" or f.kind == "container" then
       v = BPF.printable(cgroup_text(f.kind, v))
+    elseif f.kind == "probe" then
+      v = h.probe_names[v] or ("probe " .. v)
     elseif type(v) == "string" then
       v = BPF.printable(v)
     end
@@ -856,7 +890,7 @@ function M.program(action, opts)
         fail(string.format("printf{}: value %d must be a name or a C expression (a string), not %s", i - 2, type(opts[i])))
       end
     end
-    fmt.sources = {}
+    fmt.sources, fmt.kinds = {}, {}
     opts = setmetatable({ format = fmt }, { __index = opts })
   end
   if action == "lhist" then
@@ -880,6 +914,15 @@ function M.program(action, opts)
   local prog = generate(action, p, opts, stop_probe)
   prog.probe, prog.stop_probe, prog.format, prog.lhist = p, stop_probe, opts.format, opts.lhist
   return prog
+end
+
+-- The `probe` key's values as names: the number of a glob's tracepoint,
+-- or 0 for a probe of its own.
+local function probe_names(p)
+  if p.kind ~= "tracepoint" then return { [0] = p.kind .. p.spec:match("^[^:]*(:.*)$") } end
+  local names = { [0] = "tracepoint:" .. p.targets[1] }
+  for i, tp in ipairs(p.targets) do names[i] = "tracepoint:" .. tp end
+  return names
 end
 
 local function new(action, opts)
@@ -924,7 +967,7 @@ local function new(action, opts)
     local fmt, values = prog.format, {}
     h.reader = events.open(b, "events", function(e)
       h.count = h.count + 1
-      for i, c in ipairs(fmt.sources) do values[i] = e[c] end
+      for i, c in ipairs(fmt.sources) do values[i] = value_text(h, fmt.kinds[i], e[c], e.pid) end
       h.out:write(printf.format(fmt, values))
     end)
   else
@@ -932,6 +975,7 @@ local function new(action, opts)
   end
   local ok_stacks, st = pcall(b.get_table, b, "stacks")
   if ok_stacks then h.res = stacks.resolver(b, st) end
+  h.probe_names = probe_names(prog.stop_probe or prog.probe)
   h.started = BPF.monotonic()
   M.active[#M.active + 1] = h
   return h

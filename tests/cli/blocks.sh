@@ -37,6 +37,13 @@ diff <(grep '^@\[' "$tmp/out") "$tmp/want" || fail "interval with clear: 10, the
 [ "$(grep '^@: [0-9]' "$tmp/out" | uniq | tr '\n' ' ')" = "@: 10 @: 30 " ] || fail "-i: 10, then 30, then 30 at the end"; ok
 [ "$(grep -c '^@: 30$' "$tmp/out")" -ge 2 ] || fail "-i: printed during the run and at the end"; ok
 
+# the probe as a key (a glob's tracepoints told apart) and as a printf value
+"$BPFLUA" -e "count{'t:syscalls:sys_enter_getp*id', by = {'probe', 'comm'}, filter = 'comm_is(\"$NAME\")'}
+              printf{'$U', '%s %d\n', 'probe', 'arg0'}
+              os.execute('$W getppid 3 >/dev/null; $W uprobe 2 >/dev/null')" -d 0.2 >"$tmp/out" 2>"$tmp/err" || fail "-e probe"
+grep -qx "@\[tracepoint:syscalls:sys_enter_getppid, $NAME\]: 3" "$tmp/out" || fail "by probe: getppid 3"; ok
+[ "$(grep -c "^uprobe:$W:bl_traced_function [01]\$" "$tmp/out")" = 2 ] || fail "printf probe"; ok
+
 # -l lists probes as probes() does
 "$BPFLUA" -l 't:syscalls:*_getppid' >"$tmp/out" 2>"$tmp/err" || fail "-l"
 [ "$(cat "$tmp/out")" = "$(printf 'tracepoint:syscalls:sys_enter_getppid\ntracepoint:syscalls:sys_exit_getppid')" ] || fail "-l list"; ok
