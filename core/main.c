@@ -30,7 +30,9 @@
 
 static const char usage[] =
 	"usage: bpflua                                  a REPL on a terminal; a script on stdin otherwise\n"
-	"       bpflua -e 'CODE' [-d SECONDS]           one-liners: count{\"t:syscalls:sys_enter_getppid\", by=\"comm\"}\n"
+	"       bpflua -e 'CODE' [-d SECONDS] [-i SECONDS]   one-liners: count{\"t:syscalls:sys_enter_getppid\", by=\"comm\"}\n"
+	"                                               (-i: print the aggregations every SECONDS)\n"
+	"       bpflua -l ['t:sched:*']                 list probes: t:CAT:NAME, u:/PATH:SYMBOL, ...\n"
 	"       bpflua [--verbose] [--no-cache] FILE.lua [ARGS...]   run a Lua script with the BPF API\n"
 	"       bpflua run NAME [OPTIONS]               run a tracer (bpflua list shows them)\n"
 	"       bpflua list                             list the tracers with a line each\n"
@@ -153,7 +155,7 @@ static int run_code(lua_State *L, char **argv, int argc, int i)
 {
 	luaL_Buffer b;
 	const char *chunkname = "=-e";
-	double seconds = 0;
+	double seconds = 0, interval = 0;
 	int code_given = i < argc && !strcmp(argv[i], "-e");
 
 	if (code_given) {
@@ -181,13 +183,24 @@ static int run_code(lua_State *L, char **argv, int argc, int i)
 				lua_pop(L, 1);
 				return EXIT_USAGE;
 			}
+		} else if (!strcmp(argv[i], "-i") && i + 1 < argc) {
+			interval = strtod(argv[++i], &end);
+			if (*end || !(interval > 0 && interval <= 86400)) {
+				fprintf(stderr, "bpflua: -i wants a number of seconds (more than 0, at most 86400), not '%s'\n",
+					argv[i]);
+				lua_pop(L, 1);
+				return EXIT_USAGE;
+			}
 		} else {
-			fprintf(stderr, "bpflua: unexpected argument '%s' (after -e CODE only -d SECONDS may follow)\n", argv[i]);
+			fprintf(stderr, "bpflua: unexpected argument '%s' (after -e CODE only -d SECONDS and -i SECONDS may follow)\n",
+				argv[i]);
 			lua_pop(L, 1);
 			return EXIT_USAGE;
 		}
 	}
-	if (luaL_loadstring(L, "return require('bpflua.interactive').run(...)")) {
+	if (luaL_loadstring(L, "local code, name, seconds, interval = ...\n"
+			       "require('bpflua.oneliner').default_interval = interval\n"
+			       "return require('bpflua.interactive').run(code, name, seconds)")) {
 		fprintf(stderr, "bpflua: %s\n", lua_tostring(L, -1));
 		lua_pop(L, 2);
 		return 1;
@@ -198,7 +211,26 @@ static int run_code(lua_State *L, char **argv, int argc, int i)
 		lua_pushnumber(L, seconds);
 	else
 		lua_pushnil(L);
-	return run_protected(L, 3);
+	if (interval > 0)
+		lua_pushnumber(L, interval);
+	else
+		lua_pushnil(L);
+	return run_protected(L, 4);
+}
+
+/* -l [GLOB]: the probes a glob names, one a line, as bpftrace -l */
+static int list_probes(lua_State *L, const char *glob)
+{
+	if (luaL_loadstring(L, "local glob = ...\n"
+			       "local list = require('bpflua.oneliner').probes(glob)\n"
+			       "if #list == 0 then error(BPF.error('failed', 'no probe matches ' .. glob), 0) end\n"
+			       "for _, p in ipairs(list) do print(p) end")) {
+		fprintf(stderr, "bpflua: %s\n", lua_tostring(L, -1));
+		lua_pop(L, 1);
+		return 1;
+	}
+	lua_pushstring(L, glob);
+	return run_protected(L, 1);
 }
 
 /* Started with 0, 1 or 2 closed, the first files we open would take their
@@ -264,6 +296,15 @@ int main(int argc, char **argv)
 		goto out;
 	if (i >= argc && isatty(0)) {
 		rc = bl_repl(L);
+		goto out;
+	}
+	if (i < argc && !strcmp(argv[i], "-l")) {
+		if (i + 2 < argc) {
+			fprintf(stderr, "bpflua: -l takes one probe glob, e.g. -l 't:sched:*'\n");
+			rc = EXIT_USAGE;
+		} else {
+			rc = list_probes(L, i + 1 < argc ? argv[i + 1] : "t:*");
+		}
 		goto out;
 	}
 	if (i >= argc || !strcmp(argv[i], "-e") || !strcmp(argv[i], "-") || !strcmp(argv[i], "-d")) {

@@ -13,7 +13,12 @@ bpflua REPL: Lua 5.4 with the BPF API and one-liners.
   hist{ "t:syscalls:sys_enter_nanosleep", to = "t:syscalls:sys_exit_nanosleep" }
                                   latency (elapsed, unit = "us" by default)
   sum{...} avg{...}  (value = "C expression")            totals and means
+  min{...} max{...} stats{...} lhist{..., min = 0, max = 100, step = 10}
+  BEGIN(fn) END(fn) interval(1, fn)   Lua at start, at end, every second
+  count{..., interval = 1, clear = true}                 print (and empty) every second
   trace{ "u:c:malloc", fields = { "arg0" } }             one line per event
+  printf{ "t:syscalls:sys_enter_openat", "%s %s\n", "comm", "str(args.filename)" }
+                                  one formatted line per event (bpftrace's formats)
   keys (by) and fields: pid tid comm cpu uid stack ustack args.NAME arg0..5 retval
   filter = "C expression", e.g. "pid == 42" or "comm_is(\"bash\")"
   probes("t:syscalls:*open*")   list probe names (u:/path:sym* for uprobes)
@@ -53,6 +58,20 @@ local DOCS = {
            args = with({ { "value", 'C expression, e.g. "args.ret" (elapsed with to =)' } }) },
   trace = { sig = 'trace{ PROBE, fields = { NAMES } }', desc = "print one line per event (while wait() runs)",
             args = with({ { "fields", "what each line shows besides comm and pid" } }) },
+  printf = { sig = 'printf{ PROBE, "FORMAT", EXPR, ... }', desc = "print one formatted line per event (bpftrace's %d %u %x %s %c ...)",
+             args = with({ { "EXPR", 'one per conversion: a field name (comm, pid, args.NAME, retval, ...), str(EXPR[, N]) for a string, or C' } }) },
+  min = { sig = 'min{ PROBE, value = "C", by = KEYS }', desc = "smallest value per key; returns a handle",
+          args = with({ { "value", "C expression (signed)" } }) },
+  max = { sig = 'max{ PROBE, value = "C", by = KEYS }', desc = "largest value per key; returns a handle",
+          args = with({ { "value", "C expression (signed)" } }) },
+  stats = { sig = 'stats{ PROBE, value = "C", by = KEYS }', desc = "count, average and total of a value per key",
+            args = with({ { "value", "C expression" } }) },
+  lhist = { sig = 'lhist{ PROBE, value = "C", min = N, max = N, step = N }', desc = "linear histogram per key, as bpftrace draws it",
+            args = with({ { "value", "C expression" }, { "min, max, step", "integers: buckets of step from min to max" } }) },
+  BEGIN = { sig = "BEGIN(function() ... end)", desc = "run once the probes are attached (as wait() starts)" },
+  END = { sig = "END(function() ... end)", desc = "run at the end, before the maps print" },
+  interval = { sig = "interval(SECONDS, function() ... end)", desc = "run every SECONDS while wait() runs; " ..
+               "a one-liner's interval = N (clear = true) prints it every N s" },
   probes = { sig = 'probes(GLOB)', desc = "probe names matching GLOB, in columns",
              args = { { "GLOB", '"t:CAT:NAME" with * and ?, or "u:/PATH:SYMBOL*" for a binary\'s functions' } } },
   wait = { sig = "wait(SECONDS)", desc = "stream trace{} events for SECONDS (nil: until Ctrl-C)" },
@@ -120,6 +139,7 @@ local function bind(name, fn)
 end
 
 for _, n in ipairs({ "count", "sum", "avg", "hist", "trace", "probes", "wait" }) do bind(n, oneliner[n]) end
+for _, n in ipairs({ "printf", "lhist", "min", "max", "stats", "BEGIN", "END", "interval" }) do bind(n, oneliner[n]) end
 for n, f in pairs(BPF.methods) do bind(DOCS["b:" .. n] and ("b:" .. n) or n, f) end
 for n, f in pairs(BPF.table_methods) do bind(n == "sum" and "sum_" or n, f) end
 bind("BPF", BPF.new)

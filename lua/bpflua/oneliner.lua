@@ -8,7 +8,7 @@
 -- Probe specs are bpftrace's: tracepoint:cat:name (t:), raw_tracepoint:name
 -- (rt:), uprobe:/path:sym (u:, a library name such as c works too),
 -- uretprobe: (ur:), profile:hz:99 (p:), kprobe:fn (k:), kretprobe:fn (kr:).
--- Keys (by) and trace fields: pid, tid, comm, cpu, uid, cgroup, container,
+-- Keys (by) and trace fields: pid, tid, comm, cpu, uid, cgroup, container, probe,
 -- stack, ustack, args.NAME (tracepoint fields), arg0..arg5 and retval (u/k
 -- probes). cgroup = PATH counts only that cgroup's processes; pid = N only
 -- that process, and with children = true the ones it starts too.
@@ -16,11 +16,15 @@
 -- to = PROBE times from the first probe to the second, per thread:
 --   hist{ "t:syscalls:sys_enter_nanosleep", to = "t:syscalls:sys_exit_nanosleep" }
 -- (value defaults to `elapsed`, in unit = "us"; "ns" and "ms" work too).
+-- printf{ PROBE, "FORMAT", EXPR, ... } prints a line per event with
+-- bpftrace's formats (bpflua/printf.lua); min, max, stats and lhist
+-- aggregate as bpftrace's do; BEGIN, END and interval run Lua around them.
 local hist = require("bpflua.hist")
 local probe = require("bpflua.probe")
 local events = require("bpflua.events")
 local stacks = require("bpflua.stacks")
 local cgroups = require("bpflua.cgroups")
+local printf = require("bpflua.printf")
 
 local M = {}
 
@@ -164,7 +168,7 @@ local KINDS = {
     end,
     attach = function(b, p, fn)
       if not fn then return end
-      for _, tp in ipairs(p.targets) do b:attach_tracepoint{ tp = tp, fn_name = fn } end
+      for i, tp in ipairs(p.targets) do b:attach_tracepoint{ tp = tp, fn_name = p.per_target and (fn .. "_" .. i) or fn } end
     end,
     list = function(rest)
       local out = {}
@@ -246,6 +250,13 @@ local function field_code(p, name, var)
   local c = name:gsub("[^%w_]", "_")
   if name == "pid" or name == "tid" or name == "cpu" or name == "uid" then
     return { c = c, decl = "u32 " .. c, set = string.format("%s.%s = %s;", var, c, name), kind = "int" }
+  elseif name == "probe" then
+    -- the tracepoints of a glob: a function each, calling one body with
+    -- their number (the record's own event id is not there to read: the
+    -- kernel keeps its pt_regs pointer in those bytes); other kinds: one
+    if p.kind == "tracepoint" and #p.targets > 1 then p.per_target = true end
+    local set = string.format(p.per_target and "%s.probe = __probe;" or "%s.probe = 0;", var)
+    return { c = c, decl = "u32 probe", set = set, kind = "probe" }
   elseif name == "cgroup" or name == "container" then
     return { c = c, decl = "u64 " .. c, set = string.format("%s.%s = bpf_get_current_cgroup_id();", var, c), kind = name }
   elseif name == "comm" then
@@ -286,7 +297,7 @@ local function field_code(p, name, var)
              kind = "int" }
   end
   if field then fail(string.format("args.%s: only tracepoints have named fields (%s)", field, p.spec)) end
-  fail(string.format("unknown key or field '%s': use pid, tid, comm, cpu, uid, cgroup, container, stack, ustack, args.NAME%s", name,
+  fail(string.format("unknown key or field '%s': use pid, tid, comm, cpu, uid, cgroup, container, probe, stack, ustack, args.NAME%s", name,
     p.regs_args and ", arg0..arg5" .. (p.retval and ", retval" or "") or ""))
 end
 
@@ -364,6 +375,14 @@ local function check_options(action, opts)
     fail(string.format("%s{}: children must be true or false, not %s", action, type(opts.children)))
   end
   if opts.children and not pid then fail(action .. "{}: children = true follows the processes pid = N starts; give pid") end
+  local iv = opts.interval
+  if iv ~= nil and not (type(iv) == "number" and iv > 0 and iv <= 86400) then
+    fail(string.format("%s{}: interval must be a number of seconds (more than 0, at most 86400), not %s", action, tostring(iv)))
+  end
+  if opts.clear ~= nil and type(opts.clear) ~= "boolean" then
+    fail(string.format("%s{}: clear must be true or false, not %s", action, type(opts.clear)))
+  end
+  if opts.clear and not iv then fail(action .. "{}: clear = true empties the map after each interval; give interval = SECONDS") end
 end
 
 -- The keys a map is keyed by (opts.by); a user stack means nothing
@@ -397,6 +416,50 @@ local function gen_trace_fields(action, p, opts)
   return fields
 end
 
+-- printf{}'s values, one per conversion: a key or field name as trace{}
+-- takes it, str(EXPR[, N]) for the string at a user or kernel address, or
+-- any C expression (as a signed 64-bit number). A name used twice is read
+-- once.
+local STR_MAX = 256
+local function gen_printf_fields(p, opts, fmt)
+  local fields, by_name, str_bytes = {}, {}, 0
+  for i = 1, fmt.count do
+    local expr = opts[i + 2]
+    local c = "v" .. i
+    local f
+    local inner, n = printf.str_call(expr)
+    if inner then
+      if n < 1 or n > STR_MAX then fail(string.format("printf{}: %s: a string's length is 1 to %d", expr, STR_MAX)) end
+      str_bytes = str_bytes + n
+      -- user memory first: a kernel address is not a user one, and
+      -- bpf_probe_read_user_str() fails on it, so then the kernel's
+      local src = "(const void *)(" .. c_expr(inner) .. ")"
+      f = { c = c, decl = "char " .. c .. "[" .. n .. "]", kind = "str",
+            set = string.format("if (bpf_probe_read_user_str(&e.%s, sizeof(e.%s), %s) < 0)\n" ..
+                                "\t\tbpf_probe_read_kernel_str(&e.%s, sizeof(e.%s), %s);", c, c, src, c, c, src) }
+    elseif by_name[expr] then
+      f = by_name[expr]
+    elseif expr:match("^[%a_][%w_]*$") and (expr ~= "elapsed" and expr ~= "v") or expr:match("^args[%.%-]>?[%w_]+$") then
+      f = field_code(p, expr, "e")
+      if f.kind == "str" then str_bytes = str_bytes + tonumber(f.decl:match("%[(%d+)%]")) end
+      by_name[expr] = f
+    else
+      f = { c = c, decl = "s64 " .. c, set = string.format("e.%s = (s64)(%s);", c, c_expr(expr)), kind = "int" }
+    end
+    if not f.listed then
+      f.listed = true
+      fields[#fields + 1] = f
+    end
+    fmt.sources[i], fmt.kinds[i] = f.c, f.kind
+  end
+  -- the event is built on the BPF stack, 512 bytes in all
+  if str_bytes > 320 then
+    fail(string.format("printf{}: its strings take %d bytes, more than the 320 an event has room for; " ..
+      "shorten them with str(EXPR, N)", str_bytes))
+  end
+  return fields
+end
+
 local function decls(list)
   local out = {}
   for _, f in ipairs(list) do out[#out + 1] = "\t" .. f.decl .. ";" end
@@ -410,7 +473,7 @@ local function gen_maps(w, action, keys, fields)
   for _, k in ipairs(keys) do uses_stacks = uses_stacks or k.stacks end
   for _, k in ipairs(fields) do uses_stacks = uses_stacks or k.stacks end
   if uses_stacks then w("BPF_STACK_TRACE(stacks, 8192);") end
-  if action == "trace" then
+  if action == "trace" or action == "printf" then
     w("struct event {\n\tu64 ts;\n" .. table.concat(decls(fields), "\n") .. "\n};")
     w("#ifdef BL_RINGBUF\nBPF_RINGBUF_OUTPUT(events, 256);\n#else\nBPF_PERF_OUTPUT(events);\n#endif")
     w("BPF_PERCPU_ARRAY(events_lost, u64, 1);")
@@ -419,11 +482,16 @@ local function gen_maps(w, action, keys, fields)
   end
   local key_decls = decls(keys)
   if #keys == 0 then key_decls[1] = "\tu32 none;" end
-  if action == "hist" then key_decls[#key_decls + 1] = "\ts32 slot;" end
+  if action == "hist" or action == "lhist" then key_decls[#key_decls + 1] = "\ts32 slot;" end
   w("struct key_t {\n" .. table.concat(key_decls, "\n") .. "\n};")
-  if action == "avg" then
+  if action == "avg" or action == "stats" then
     w("struct avg_t { u64 sum; u64 count; };")
     w("BPF_HASH(values, struct key_t, struct avg_t, 10240);")
+  elseif action == "min" or action == "max" then
+    -- per CPU: a compare and a store race on a shared value; user space
+    -- merges the CPUs' values, those that saw the key (seen > 0)
+    w("struct minmax_t { s64 value; u64 seen; };")
+    w("BPF_PERCPU_HASH(values, struct key_t, struct minmax_t, 10240);")
   else
     w("BPF_HASH(values, struct key_t, u64, 10240);")
   end
@@ -445,7 +513,7 @@ end
 
 -- What the action does with each event that passes the filter.
 local function gen_action(w, action, p, opts, keys, fields, timed)
-  if action == "trace" then
+  if action == "trace" or action == "printf" then
     w("\tstruct event e = {};\n\te.ts = bpf_ktime_get_ns();")
     for _, f in ipairs(fields) do w("\t" .. f.set) end
     w(string.format("\tbl_submit(%s, &e);", kind_of(p).submit or p.regs))
@@ -472,6 +540,16 @@ local function gen_action(w, action, p, opts, keys, fields, timed)
     -- negative values get a row of their own (slot -1), as bpftrace's (..., 0)
     w("\tk.slot = (s64)v < 0 ? -1 : bpf_log2l(v);")
     add("1")
+  elseif action == "lhist" then
+    -- slot 0 below min, 1..n the steps, n + 1 from max on, as bpftrace's
+    local l = opts.lhist
+    w(string.format("\tif ((s64)v < %d)\n\t\tk.slot = 0;\n\telse if ((s64)v >= %d)\n\t\tk.slot = %d;\n" ..
+      "\telse\n\t\tk.slot = (u64)((s64)v - %d) / %d + 1;", l.min, l.max, l.buckets + 1, l.min, l.step))
+    add("1")
+  elseif action == "min" or action == "max" then
+    w("\tstruct minmax_t __none = {}, *m = values.lookup_or_try_init(&k, &__none);\n" ..
+      string.format("\tif (m && (!m->seen || (s64)v %s m->value))\n\t\tm->value = (s64)v;\n", action == "min" and "<" or ">") ..
+      "\tif (m)\n\t\tm->seen++;")
   else
     w("\tstruct avg_t zero = {};\n\tstruct avg_t *a = values.lookup_or_try_init(&k, &zero);\n" ..
       "\tif (a) {\n\t\t__sync_fetch_and_add(&a->sum, v);\n\t\t__sync_fetch_and_add(&a->count, 1);\n\t}")
@@ -482,6 +560,7 @@ end
 -- values, the filter, then the action.
 local function gen_function(w, action, p, opts, keys, fields, unit)
   local header, fn = function_header(p, "bl_probe")
+  if p.per_target then header = "static __always_inline int bl_probe_body(void *args, u32 __probe)" end
   w(header .. "\n{")
   w(PREAMBLE)
   if unit then
@@ -495,6 +574,11 @@ local function gen_function(w, action, p, opts, keys, fields, unit)
   end
   gen_action(w, action, p, opts, keys, fields, unit ~= nil)
   w("\treturn 0;\n}")
+  if p.per_target then
+    for i in ipairs(p.targets) do
+      w(string.format("int %s_%d(void *args)\n{\n\treturn bl_probe_body(args, %d);\n}", fn, i, i))
+    end
+  end
   return fn
 end
 
@@ -507,6 +591,7 @@ local function generate(action, p, opts, stop_probe)
   if stop_probe then kind_of(stop_probe).prepare(stop_probe) end
   local main = stop_probe or p
   local prog = { keys = gen_keys(main, opts), fields = gen_trace_fields(action, main, opts) }
+  if action == "printf" then prog.fields = gen_printf_fields(main, opts, opts.format) end
   local out = { HELPERS, '#include "config.h"' }
   local function w(s) out[#out + 1] = s end
   gen_maps(w, action, prog.keys, prog.fields)
@@ -526,6 +611,7 @@ end
 
 local Handle = {}
 Handle.__index = Handle
+local value_text
 
 -- addresses: each frame with its address too, where names alone collide
 local function stack_text(h, id, pid, user, addresses)
@@ -570,6 +656,8 @@ local function key_text(h, k, detail)
       v = "\n\t" .. stack_text(h, v, k.pid, true, detail >= 2) .. "\n"
     elseif f.kind == "cgroup" or f.kind == "container" then
       v = BPF.printable(cgroup_text(f.kind, v))
+    elseif f.kind == "probe" then
+      v = h.probe_names[v] or ("probe " .. v)
     elseif type(v) == "string" then
       v = BPF.printable(v)
     end
@@ -592,10 +680,19 @@ local function identity(h, k)
 end
 
 local function add_value(action, r, k, v)
-  if action == "hist" then
+  if action == "min" or action == "max" then
+    for _, c in ipairs(v) do
+      if c.seen > 0 then
+        if not r.seen or (action == "min" and c.value < r.value) or (action == "max" and c.value > r.value) then
+          r.value = c.value
+        end
+        r.seen = true
+      end
+    end
+  elseif action == "hist" or action == "lhist" then
     r.buckets[k.slot] = (r.buckets[k.slot] or 0) + v
     r.value = r.value + v
-  elseif action == "avg" then
+  elseif action == "avg" or action == "stats" then
     r.sum, r.count = r.sum + v.sum, r.count + v.count
     r.value = r.count > 0 and r.sum // r.count or 0
   else
@@ -609,7 +706,7 @@ end
 -- addresses; what still prints the same is one row, its counts, sums and
 -- averages combined.
 function Handle:read()
-  if self.action == "trace" then return {} end
+  if self.reader then return {} end
   local groups, order = {}, {}
   for k, v in self.values:items() do
     local id = identity(self, k)
@@ -658,13 +755,45 @@ function Handle:read()
     if a.value ~= b.value then return a.value < b.value end
     return a.text < b.text
   end)
-  for _, r in ipairs(rows) do r.sum, r.count = nil, nil end
+  for _, r in ipairs(rows) do
+    if self.action ~= "stats" then r.sum, r.count = nil, nil end
+    r.seen = nil
+  end
   return rows
+end
+
+-- A linear histogram as bpftrace draws it: from the first bucket with a
+-- count to the last, a bar of up to 52 @ scaled to the largest.
+local function lhist_lines(buckets, l)
+  local first, last, top = nil, nil, 0
+  for slot = 0, l.buckets + 1 do
+    local n = buckets[slot] or 0
+    if n > 0 then
+      first, last = first or slot, slot
+      top = math.max(top, n)
+    end
+  end
+  local out = {}
+  if not first then return out end
+  for slot = first, last do
+    local n = buckets[slot] or 0
+    local label
+    if slot == 0 then
+      label = string.format("(..., %d)", l.min)
+    elseif slot == l.buckets + 1 then
+      label = string.format("[%d, ...)", l.max)
+    else
+      local lo = l.min + (slot - 1) * l.step
+      label = l.step == 1 and string.format("[%d]", lo) or string.format("[%d, %d)", lo, lo + l.step)
+    end
+    out[#out + 1] = string.format("%-16s%8d |%-52s|", label, n, string.rep("@", n * 52 // top))
+  end
+  return out
 end
 
 function Handle:__tostring()
   if self.closed then return self.label .. " (stopped)" end
-  if self.action == "trace" then
+  if self.reader then
     return string.format("%s: %d events so far, %d lost", self.label, self.count, self.reader:lost())
   end
   local lines = {}
@@ -674,6 +803,12 @@ function Handle:__tostring()
       lines[#lines + 1] = name .. ":"
       for _, l in ipairs(hist.log2_lines(r.buckets, self.unit)) do lines[#lines + 1] = l end
       lines[#lines + 1] = ""
+    elseif self.action == "lhist" then
+      lines[#lines + 1] = name .. ":"
+      for _, l in ipairs(lhist_lines(r.buckets, self.lhist)) do lines[#lines + 1] = l end
+      lines[#lines + 1] = ""
+    elseif self.action == "stats" then
+      lines[#lines + 1] = string.format("%s: count %d, average %d, total %d", name, r.count, r.value, r.sum)
     else
       lines[#lines + 1] = string.format("%s: %d", name, r.value)
     end
@@ -702,6 +837,19 @@ end
 Handle.__close = Handle.stop
 Handle.__gc = Handle.stop
 
+-- What printf{} shows for a value of a key's kind; numbers and strings as
+-- they are (the format decides).
+value_text = function(h, kind, v, pid)
+  if kind == "stack" or kind == "ustack" then
+    return stack_text(h, v, pid, kind == "ustack")
+  elseif kind == "cgroup" or kind == "container" then
+    return cgroup_text(kind, v)
+  elseif kind == "probe" then
+    return h.probe_names[v] or ("probe " .. v)
+  end
+  return v
+end
+
 -- Prints a trace event as one line.
 local function trace_line(h, e)
   local parts = { string.format("%-16s %-7d", BPF.printable(e.comm), e.pid) }
@@ -712,6 +860,8 @@ local function trace_line(h, e)
       v = stack_text(h, v, e.pid, f.kind == "ustack")
     elseif f.kind == "cgroup" or f.kind == "container" then
       v = BPF.printable(cgroup_text(f.kind, v))
+    elseif f.kind == "probe" then
+      v = h.probe_names[v] or ("probe " .. v)
     elseif type(v) == "string" then
       v = BPF.printable(v)
     end
@@ -726,11 +876,53 @@ function M.program(action, opts)
   if type(opts) == "string" then opts = { opts } end
   if type(opts) ~= "table" then fail(action .. "{} takes a table: " .. action .. "{ \"t:CAT:NAME\", ... }") end
   check_options(action, opts)
+  if action == "printf" then
+    local fmt, err = printf.parse(opts[2])
+    if not fmt then fail("printf{}: " .. err) end
+    local given = 0
+    while opts[given + 3] ~= nil do given = given + 1 end
+    if given ~= fmt.count then
+      fail(string.format("printf{}: the format has %d conversion%s but %d value%s follow%s it", fmt.count,
+        fmt.count == 1 and "" or "s", given, given == 1 and "" or "s", given == 1 and "s" or ""))
+    end
+    for i = 3, given + 2 do
+      if type(opts[i]) ~= "string" then
+        fail(string.format("printf{}: value %d must be a name or a C expression (a string), not %s", i - 2, type(opts[i])))
+      end
+    end
+    fmt.sources, fmt.kinds = {}, {}
+    opts = setmetatable({ format = fmt }, { __index = opts })
+  end
+  if action == "lhist" then
+    local l = {}
+    for _, k in ipairs({ "min", "max", "step" }) do
+      if math.type(opts[k]) ~= "integer" then
+        fail(string.format("lhist{}: %s must be an integer (lhist{ PROBE, value = \"C\", min = 0, max = 100, step = 10 }), not %s",
+          k, type(opts[k])))
+      end
+      l[k] = opts[k]
+    end
+    if l.step < 1 then fail("lhist{}: step must be 1 or more") end
+    if l.max <= l.min then fail("lhist{}: max must be greater than min") end
+    if (l.max - l.min) % l.step ~= 0 then fail("lhist{}: max - min must be a multiple of step") end
+    l.buckets = (l.max - l.min) // l.step
+    if l.buckets > 1000 then fail("lhist{}: at most 1000 steps from min to max, not " .. l.buckets) end
+    opts = setmetatable({ lhist = l }, { __index = opts })
+  end
   local p = M.parse_probe(opts[1] or opts.probe)
   local stop_probe = opts.to and M.parse_probe(opts.to)
   local prog = generate(action, p, opts, stop_probe)
-  prog.probe, prog.stop_probe = p, stop_probe
+  prog.probe, prog.stop_probe, prog.format, prog.lhist = p, stop_probe, opts.format, opts.lhist
   return prog
+end
+
+-- The `probe` key's values as names: the number of a glob's tracepoint,
+-- or 0 for a probe of its own.
+local function probe_names(p)
+  if p.kind ~= "tracepoint" then return { [0] = p.kind .. p.spec:match("^[^:]*(:.*)$") } end
+  local names = { [0] = "tracepoint:" .. p.targets[1] }
+  for i, tp in ipairs(p.targets) do names[i] = "tracepoint:" .. tp end
+  return names
 end
 
 local function new(action, opts)
@@ -744,7 +936,7 @@ local function new(action, opts)
   end
   local text = prog.text
   local cflags = {}
-  if action == "trace" then
+  if action == "trace" or action == "printf" then
     for k, v in pairs(events.defines({}, false)) do
       cflags[#cflags + 1] = "-D" .. k .. (v == true and "" or ("=" .. tostring(v)))
     end
@@ -763,18 +955,28 @@ local function new(action, opts)
     error(err, 0)
   end
   local h = setmetatable({ action = action, b = b, c = text, probe = prog.probe.spec, keys = prog.keys, fields = prog.fields,
-                           label = "@" .. (opts.name or ""), count = 0, out = opts.out or io.stdout,
+                           label = "@" .. (opts.name or ""), count = 0, out = opts.out or io.stdout, lhist = prog.lhist,
+                           interval = opts.interval, clear_each = opts.clear,
                            unit = opts.to and ((opts.unit or "us") .. "ecs"):gsub("^nsecs", "nsecs") or "value" }, Handle)
   if action == "trace" then
     h.reader = events.open(b, "events", function(e)
       h.count = h.count + 1
       h.out:write(trace_line(h, e), "\n")
     end)
+  elseif action == "printf" then
+    local fmt, values = prog.format, {}
+    h.reader = events.open(b, "events", function(e)
+      h.count = h.count + 1
+      for i, c in ipairs(fmt.sources) do values[i] = value_text(h, fmt.kinds[i], e[c], e.pid) end
+      h.out:write(printf.format(fmt, values))
+    end)
   else
     h.values = b:get_table("values")
   end
   local ok_stacks, st = pcall(b.get_table, b, "stacks")
   if ok_stacks then h.res = stacks.resolver(b, st) end
+  h.probe_names = probe_names(prog.stop_probe or prog.probe)
+  h.started = BPF.monotonic()
   M.active[#M.active + 1] = h
   return h
 end
@@ -784,6 +986,11 @@ function M.sum(opts) return new("sum", opts) end
 function M.avg(opts) return new("avg", opts) end
 function M.hist(opts) return new("hist", opts) end
 function M.trace(opts) return new("trace", opts) end
+function M.printf(opts) return new("printf", opts) end
+function M.lhist(opts) return new("lhist", opts) end
+function M.min(opts) return new("min", opts) end
+function M.max(opts) return new("max", opts) end
+function M.stats(opts) return new("stats", opts) end
 
 -- probes("t:syscalls:*open*") -> the matching probe names
 function M.probes(glob)
@@ -809,9 +1016,67 @@ local function report_losses(final)
   end
 end
 
+-- BEGIN(fn) and END(fn): Lua run once the script's probes are attached
+-- (as wait() starts) and once they have stopped counting (before the maps
+-- print), as bpftrace's BEGIN and END blocks.
+local begins, ends = {}, {}
+
+local function checked_fn(what, fn)
+  if type(fn) ~= "function" then fail(string.format("%s() takes a function: %s(function() print(\"...\") end)", what, what)) end
+  return fn
+end
+
+function M.BEGIN(fn)
+  begins[#begins + 1] = checked_fn("BEGIN", fn)
+end
+
+function M.END(fn)
+  ends[#ends + 1] = checked_fn("END", fn)
+end
+
+local function run_begins()
+  local list = begins
+  begins = {}
+  for _, fn in ipairs(list) do fn() end
+end
+
+-- interval(SECONDS, fn): fn every SECONDS while wait() runs, as bpftrace's
+-- interval:s:N. Handles with interval = N print themselves that often (and
+-- with clear = true start again empty); -i N gives every aggregation that.
+local timers = {}
+M.default_interval = nil
+
+function M.interval(seconds, fn)
+  if not (type(seconds) == "number" and seconds > 0 and seconds <= 86400) then
+    fail("interval() takes a number of seconds (more than 0, at most 86400) and a function")
+  end
+  timers[#timers + 1] = { every = seconds, fn = checked_fn("interval", fn), next = BPF.monotonic() + seconds }
+end
+
+local function run_timers(now)
+  for _, t in ipairs(timers) do
+    if now >= t.next then
+      t.next = t.next + t.every * (1 + math.floor((now - t.next) / t.every))
+      t.fn()
+    end
+  end
+  for _, h in ipairs(M.active) do
+    local every = h.interval or (not h.reader and M.default_interval)
+    if every and not h.reader then
+      h.next_print = h.next_print or (h.started + every)
+      if now >= h.next_print then
+        h.next_print = h.next_print + every * (1 + math.floor((now - h.next_print) / every))
+        h.out:write(tostring(h), "\n\n")
+        if h.clear_each then h:clear() end
+      end
+    end
+  end
+end
+
 -- Polls the trace handles for seconds (nil: until Ctrl-C); returns false if
 -- Ctrl-C ended it.
 function M.wait(seconds)
+  run_begins()
   local deadline = seconds and BPF.monotonic() + seconds
   local resolved, said = BPF.monotonic(), BPF.monotonic()
   while true do
@@ -836,6 +1101,7 @@ function M.wait(seconds)
       end
     end
     if not polled and not BPF.sleep(step) then return false end
+    run_timers(BPF.monotonic())
     io.stdout:flush()
     if BPF.interrupted() then return false end
   end
@@ -843,8 +1109,12 @@ end
 
 -- What -e prints at the end, as bpftrace prints its maps.
 function M.print_all()
+  run_begins()
+  local list = ends
+  ends = {}
+  for _, fn in ipairs(list) do fn() end
   for _, h in ipairs(M.active) do
-    if h.action ~= "trace" then print(tostring(h)) end
+    if not h.reader then print(tostring(h)) end
   end
   report_losses(true)
 end
@@ -852,6 +1122,7 @@ end
 -- The names one-liners and the REPL put in a script's environment.
 function M.install(env)
   for _, n in ipairs({ "count", "sum", "avg", "hist", "trace", "probes", "wait" }) do env[n] = M[n] end
+  for _, n in ipairs({ "printf", "lhist", "min", "max", "stats", "BEGIN", "END", "interval" }) do env[n] = M[n] end
 end
 
 return M
