@@ -209,7 +209,7 @@ return {
     return { events = n }
   end,
 
-  report = function(st, opts)
+  report = function(st, opts, final)
     local rows, hists = collect(st, opts)
     if opts.errors then
       opts.out:table(rows, error_columns(opts))
@@ -218,6 +218,7 @@ return {
     else
       report_text(rows, hists, opts)
     end
+    if final then return end -- nothing counts after the last report: no clearing (a syscall per slot)
     st.counts:clear()
     if st.errors then st.errors:clear() end
     if st.latency then st.latency:clear() end
