@@ -1,8 +1,10 @@
 /* The http benchmark's workload: an HTTP/1.1 server on 127.0.0.1 (a forked
  * child) and a client sending N keep-alive GETs one after another.
- *   httpload N [GATE]  prints "<pid>" first, then "<median us> <mean us>"
- *                      of the request round trips; with GATE, waits for
- *                      that file before the timed requests.
+ *   httpload N [RATE [GATE]]  prints "<pid>" first, then "<median us>
+ *                      <mean us>" of the request round trips; RATE: requests
+ *                      per second, started on a fixed schedule (0 or none:
+ *                      one after another as fast as they go); with GATE,
+ *                      waits for that file before the timed requests.
  * Both halves give up after 120 s (alarm), so a stuck run cannot hang a
  * benchmark. */
 #include <arpa/inet.h>
@@ -70,6 +72,8 @@ static int cmp(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 10000;
+	double rate = argc > 2 ? atof(argv[2]) : 0;
+	struct timespec next;
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sa);
 	struct timespec ms = { 0, 1000000 };
@@ -99,10 +103,21 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (argc > 2)
-		for (int i = 0; i < 60000 && access(argv[2], F_OK); i++)
+	if (argc > 3)
+		for (int i = 0; i < 60000 && access(argv[3], F_OK); i++)
 			nanosleep(&ms, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (long i = 0; i < n; i++) {
+		if (rate > 0) { /* the next slot of the schedule */
+			long step = (long)(1e9 / rate);
+
+			next.tv_nsec += step;
+			while (next.tv_nsec >= 1000000000L) {
+				next.tv_nsec -= 1000000000L;
+				next.tv_sec++;
+			}
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+		}
 		double t0 = now_us();
 
 		if (write(fd, REQ, sizeof(REQ) - 1) != (ssize_t)sizeof(REQ) - 1 || read_until(fd, "\r\n\r\nok")) {

@@ -1,5 +1,6 @@
 -- udp: datagrams and bytes per process, direction and remote endpoint.
 local net = require("bpflua.net")
+local probe = require("bpflua.probe")
 
 local COLS = {
   { "pid", "PID", "%-7d" }, { "comm", "COMM", "%-14s" }, { "direction", "DIR", "%-5s" },
