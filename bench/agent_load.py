@@ -15,6 +15,9 @@ BODY = b"x" * 64
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body leave in two writes: without TCP_NODELAY the body
+    # waits for the client's delayed ACK, 40 ms a request
+    disable_nagle_algorithm = True
     def do_GET(self):
         self.send_response(200)
         self.send_header("Content-Length", str(len(BODY)))
