@@ -4,20 +4,8 @@
 local probe = require("bpflua.probe")
 local hist = require("bpflua.hist")
 
-local function sum(v)
-  if type(v) ~= "table" then return v or 0 end
-  local s = 0
-  for _, x in ipairs(v) do s = s + x end
-  return s
-end
-
 -- latency values: per-CPU (by syscall) or one struct (by process)
-local function sum_lat(v)
-  if v.count then return v.count, v.ns end
-  local c, ns = 0, 0
-  for _, x in ipairs(v) do c = c + x.count; ns = ns + x.ns end
-  return c, ns
-end
+local sum, sum_lat = require("bpflua.percpu").sum, require("bpflua.percpu").sum_lat
 
 local HIST_SLOTS = probe.constants("syscount.h").HIST_SLOTS
 

@@ -9,11 +9,7 @@ T.print_linear_hist = hist.print_linear_hist
 
 -- BCC's per-CPU tables give a list per key; sum() folds it.
 function T:sum(key)
-  local v = self:get(key)
-  if type(v) ~= "table" then return v or 0 end
-  local s = 0
-  for _, x in ipairs(v) do s = s + x end
-  return s
+  return require("bpflua.percpu").sum(self:get(key))
 end
 
 -- Compile errors point into "/virtual/main.c", the text libbcc was given.

@@ -30,20 +30,7 @@ local function load_tracer(name)
   return tracer.load(path)
 end
 
-local function sum(v)
-  if type(v) ~= "table" then return v or 0 end
-  local s = 0
-  for _, x in ipairs(v) do s = s + x end
-  return s
-end
-
--- { count, ns } per CPU, or one
-local function sum_lat(v)
-  if v.count then return v.count, v.ns end
-  local c, ns = 0, 0
-  for _, x in ipairs(v) do c = c + x.count; ns = ns + x.ns end
-  return c, ns
-end
+local sum, sum_lat = require("bpflua.percpu").sum, require("bpflua.percpu").sum_lat
 
 ---------------------------------------------------------------- syscalls
 -- probes/syscount.c by syscall: counts at entry, errors by errno, and with
