@@ -195,6 +195,13 @@ end
 -- the next message starts in data, or nil when this call is all body.
 function Conn:http1_rest(e, data, out)
   local r = self.rest[e.dir]
+  -- a new message where a body was expected: that body ended unseen (a
+  -- payload lost on the way, or a length that lied); reading starts over
+  if data:find("^HTTP/1%.%d %d%d%d ") or data:find("^%u+ %S+ HTTP/1%.%d\r?\n") then
+    self.rest[e.dir] = nil
+    if r.rec then M.finish(r.rec, out, nil) end
+    return 1
+  end
   if r.bytes then
     if r.bytes >= e.len then
       r.bytes = r.bytes - e.len
@@ -207,12 +214,6 @@ function Conn:http1_rest(e, data, out)
     self.rest[e.dir] = nil
     if r.rec then M.finish(r.rec, out, e.ts) end
     return r.bytes + 1
-  end
-  -- a new message where a body was expected: that body ended unseen
-  if data:find("^HTTP/1%.%d %d%d%d") or data:find("^%u+ %S+ HTTP/1%.%d\r?\n") then
-    self.rest[e.dir] = nil
-    if r.rec then M.finish(r.rec, out, nil) end
-    return 1
   end
   -- a chunked body's last chunk, where this call was captured whole
   if r.chunked and #data >= e.len and data:sub(-5) == "0\r\n\r\n" then

@@ -249,6 +249,15 @@ do
   r = one(conns:close(9, clock))
   t.eq(r.path, "/close", "the close gives the record")
   t.eq(r.total_ms, 6, "total: to the close")
+  -- a body's call lost on the way: the next response starts over
+  c = conns:get(11)
+  feed(c, SEND, "GET /lost HTTP/1.1\r\n\r\n")
+  t.eq(#feed(c, RECV, "HTTP/1.1 200 OK\r\nContent-Length: 9000\r\n\r\n"), 0, "a body to come")
+  feed(c, SEND, "GET /next HTTP/1.1\r\n\r\n")
+  out = feed(c, RECV, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+  t.eq(#out, 2, "the lost body's record (no total) and the next response")
+  t.eq((out[1] or {}).total_ms, nil, "/lost: its end was not seen")
+  t.eq((out[2] or {}).status, 404, "/next read")
   -- a request body in two calls is no start line
   local c2 = conns:get(10)
   feed(c2, SEND, "POST /up HTTP/1.1\r\nContent-Length: 10\r\n\r\n12345")
