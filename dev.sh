@@ -29,7 +29,7 @@ cd "$(dirname "$0")"
 #   nodejs npm     the OTLP test's receiver: protobufjs reads the official OTLP .proto files (test only;
 #                  npm only where no npm is there yet: a Node.js that ships its own conflicts with it)
 #   prometheus     a real Prometheus scraping the agent, promtool checks its output and packaging/ (test only)
-#   python3-yaml groff-base systemd  check packaging/: promtool, the DaemonSet's YAML, the man page (test only)
+#   python3-yaml groff-base systemd man-db  check packaging/ (man-db: systemd-analyze verify reads Documentation=man:): promtool, the DaemonSet's YAML, the man page (test only)
 #   strace bpftrace  referees: strace -f for syscount, execsnoop and opensnoop; bpftrace for one-liners (test only)
 #   nftables       drops a test port on lo for a moment, so tcpretrans sees retransmits (test only)
 #   python3-bpfcc  BCC itself, beside bpflua on the same uprobes (test only)
@@ -40,7 +40,7 @@ cd "$(dirname "$0")"
 #   golang-go      go tool pprof reads the agent's profiles (test only)
 #   curl           fetches the agent's endpoints in its tests (test only)
 RUN_PKGS="libbpfcc-dev liblua5.4-dev libelf-dev libjson-c-dev libedit-dev nettle-dev libarchive-dev zlib1g-dev linux-headers-amd64 cmake gcc make pkg-config libc6-dev libcurl4-openssl-dev libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler golang-github-google-pprof-dev"
-TEST_PKGS="libcmocka-dev util-linux procps python3 python3-grpcio openssl xz-utils nodejs prometheus python3-yaml groff-base systemd strace nftables python3-bpfcc systemtap-sdt-dev golang-go curl bpftrace"
+TEST_PKGS="libcmocka-dev util-linux procps python3 python3-grpcio openssl xz-utils nodejs prometheus python3-yaml groff-base systemd strace nftables python3-bpfcc systemtap-sdt-dev golang-go curl bpftrace man-db"
 #   qemu-system-x86 debootstrap  boot the kernel matrix's guests and build their root (vm only)
 VM_PKGS="qemu-system-x86 debootstrap e2fsprogs"
 command -v npm >/dev/null 2>&1 || TEST_PKGS="$TEST_PKGS npm"

@@ -12,7 +12,7 @@ for b in /lib/modules/*/build; do
 	[ -e "$b" ] && links="$links $(basename "$(dirname "$b")")=$(readlink -f "$b")"
 done
 # exec all the way down: COMMAND keeps this pid, so callers can watch it
-exec unshare -m --propagation private sh -c '
+exec "$(dirname "$0")/../tests/tools/private_ns.sh" sh -c '
 	mount -t tmpfs bpflua-bench /lib/modules
 	for l in '"$links"'; do mkdir -p "/lib/modules/${l%%=*}"; ln -s "${l#*=}" "/lib/modules/${l%%=*}/build"; done
 	mkdir -p "/lib/modules/'"$release"'"; ln -s "'"$farm"'" "/lib/modules/'"$release"'/build"

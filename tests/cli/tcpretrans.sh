@@ -24,6 +24,10 @@ start_tracer count "$BPFLUA" run tcpretrans --count
 python3 - "$tmp" <<'PY' &
 import os, socket, struct, sys, time
 tmp = sys.argv[1]
+def tlps():  # TcpExt TCPLossProbes: tail loss probes, host-wide
+    lines = [l.split() for l in open("/proc/net/netstat") if l.startswith("TcpExt:")]
+    return int(lines[1][lines[0].index("TCPLossProbes")])
+tlp0 = tlps()
 def wait(name, limit=20):
     end = time.time() + limit
     while not os.path.exists(f"{tmp}/{name}"):
@@ -54,7 +58,7 @@ while info()[0] and time.time() < end:
 unacked, total = info()
 assert unacked == 0, unacked
 with open(f"{tmp}/retrans", "w") as f:
-    f.write(f"{total}\n")
+    f.write(f"{total} {tlps() - tlp0}\n")
 cli.close(); conn.close(); srv.close()
 PY
 py=$!
@@ -71,11 +75,14 @@ for t in lines count; do stop_tracer $t; done
 python3 - "$tmp" "$cport" "$sport" <<'PY' || exit 1
 import json, sys
 tmp, cport, sport = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-total = int(open(tmp + "/retrans").read())
+# a tail loss probe is a retransmit tcp_info counts but that does not pass
+# tcp:tcp_retransmit_skb (the kernel sends it through __tcp_retransmit_skb):
+# the host's TCPLossProbes counter bounds how many of the total were probes
+total, probes = map(int, open(tmp + "/retrans").read().split())
 rows = [json.loads(l) for l in open(tmp + "/lines.out") if l.startswith("{")]
 mine = [r for r in rows if (r["lport"], r["rport"]) == (cport, sport)]
 sent = [r for r in mine if r["err"] == 0]
-assert total >= 2 and len(sent) == total, (total, mine)
+assert total >= 2 and total - min(probes, total - 1) <= len(sent) <= total, (total, probes, mine)
 assert all(r["laddr"] == r["raddr"] == "127.0.0.1" and r["state"] == "ESTABLISHED" and r["result"] == "sent"
            for r in sent), sent
 print(f"tcpretrans: {len(sent)} retransmits of 127.0.0.1:{cport} -> {sport}, tcpi_total_retrans {total}",
@@ -83,7 +90,7 @@ print(f"tcpretrans: {len(sent)} retransmits of 127.0.0.1:{cport} -> {sport}, tcp
 text = open(tmp + "/count.out").read().splitlines()
 assert text[0].split() == ["LADDR", "LPORT", "RADDR", "RPORT", "RETRANSMITS", "FAILED"], text
 row = [l.split() for l in text[1:] if l.split()[1:2] == [str(cport)] and l.split()[3:4] == [str(sport)]]
-assert len(row) == 1 and int(row[0][4]) == total, (row, total)
+assert len(row) == 1 and int(row[0][4]) == len(sent), (row, len(sent))
 PY
 
 if "$BPFLUA" run tcpretrans -p 1 2>"$tmp/err"; then echo "FAIL: -p accepted"; exit 1; fi

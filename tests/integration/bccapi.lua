@@ -139,7 +139,10 @@ t.eq(frames[2].build_id, libc_id, "the caller's build id is the C library's (rea
 t.eq(b:sym(frames[2], upid), string.format("[buildid %s+0x%x]", libc_id, frames[2].offset),
   "a frame of a file not added: its build id and offset")
 BPF.add_module(libc)
-t.eq(b:sym(frames[2], upid), "__libc_start_call_main", "the same frame once the C library is added")
+-- (__libc_start_call_main where the library keeps its local symbols,
+-- __libc_init_first, the nearest exported one, where it does not)
+local named = b:sym(frames[2], upid)
+t.ok(named:match("^__libc_[%w_]+$"), "the same frame once the C library is added: " .. named)
 
 -- detaching: the probe stops counting, the counts say so
 b:detach_uprobe{ name = t.workload, sym = "bl_traced_function" }
