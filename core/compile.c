@@ -93,6 +93,8 @@ struct capture {
 	int fd, saved_out, saved_err;
 };
 
+static struct capture *active; /* the capture of the compile in progress */
+
 static int capture_start(struct capture *c)
 {
 	fflush(stdout);
@@ -114,6 +116,7 @@ static int capture_start(struct capture *c)
 	}
 	dup2(c->fd, 1);
 	dup2(c->fd, 2);
+	active = c;
 	return 0;
 }
 
@@ -123,6 +126,7 @@ static char *capture_end(struct capture *c)
 	char *buf = NULL;
 	off_t len;
 
+	active = NULL;
 	fflush(stdout);
 	fflush(stderr);
 	dup2(c->saved_out, 1);
@@ -139,6 +143,11 @@ static char *capture_end(struct capture *c)
 	}
 	close(c->fd);
 	return buf;
+}
+
+char *bl_compile_abandoned_output(void)
+{
+	return active ? capture_end(active) : NULL;
 }
 
 static char *dup_or_null(const char *s)

@@ -21,6 +21,12 @@ struct bl_compile_opts {
  * messages. On success, clang's warnings are printed only with --verbose. */
 int bl_compile(const struct bl_compile_opts *opts, struct bl_object **out);
 
+/* What a compile in progress had printed when LLVM ends the process with
+ * exit() halfway (report_fatal_error: the BPF stack limit, and others): fds
+ * 1 and 2 given back, the text malloc'd; NULL when no compile is running.
+ * For an atexit handler of the compiling process. */
+char *bl_compile_abandoned_output(void);
+
 /* The same, with libbcc and LLVM in a child process that exits after the
  * compile: the caller never maps them. */
 int bl_compile_in_child(const struct bl_compile_opts *opts, struct bl_object **out);

@@ -40,22 +40,45 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+static void send_error(int fd, int err)
+{
+	const char *msg = bl_last_error();
+	struct reply r = { .err = err, .len = strlen(msg) };
+
+	if (write_all(fd, &r, sizeof(r)) == 0)
+		write_all(fd, msg, r.len);
+}
+
+/* LLVM gives up on some programs with exit(1) from inside the compile
+ * (report_fatal_error), its reason still in the captured output: that
+ * becomes the answer, so the message reaches the user. */
+static int answer_fd = -1;
+
+static void compiler_exited(void)
+{
+	char *msgs = bl_compile_abandoned_output();
+
+	if (!msgs)
+		return;
+	send_error(answer_fd, bl_error(-EINVAL, "BPF program failed to compile (LLVM stopped):\n%s",
+				       *msgs ? msgs : "(LLVM gave no reason)\n"));
+	free(msgs);
+}
+
 static void child(const struct bl_compile_opts *opts, int fd)
 {
 	struct bl_object *obj = NULL;
 	struct reply r = { 0 };
 	unsigned char *buf = NULL;
 	size_t len = 0;
-	const char *msg;
 
+	answer_fd = fd;
+	atexit(compiler_exited);
 	r.err = bl_compile(opts, &obj);
 	if (!r.err)
 		r.err = bl_object_encode(obj, &buf, &len);
 	if (r.err) {
-		msg = bl_last_error();
-		r.len = strlen(msg);
-		if (write_all(fd, &r, sizeof(r)) == 0)
-			write_all(fd, msg, r.len);
+		send_error(fd, r.err);
 	} else {
 		r.len = len;
 		if (write_all(fd, &r, sizeof(r)) == 0)

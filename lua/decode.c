@@ -43,13 +43,31 @@ void bl_lua_push_value(lua_State *L, const struct bl_type *t, const void *p)
 /* Refills the struct table at idx in place (an event table being reused). */
 void bl_lua_fill_struct(lua_State *L, const struct bl_type *t, const void *p, int idx)
 {
+	bl_lua_fill_struct_cut(L, t, p, idx, -1, -1);
+}
+
+/* As bl_lua_fill_struct, but field `cut` (a byte or char array; -1: none)
+ * only as far as integer field `len` says: a capture buffer whose tail is
+ * whatever the slot held before, which copying would only cost. */
+void bl_lua_fill_struct_cut(lua_State *L, const struct bl_type *t, const void *p, int idx, int cut, int len)
+{
 	const unsigned char *b = p;
 
 	for (size_t i = 0; i < t->nfields; i++) {
-		if (!strncmp(t->fields[i].name, "__pad", 5))
+		const struct bl_field *f = &t->fields[i];
+
+		if (!strncmp(f->name, "__pad", 5))
 			continue;
-		bl_lua_push_value(L, t->fields[i].type, b + t->fields[i].offset);
-		lua_setfield(L, idx, t->fields[i].name);
+		if (cut >= 0 && i == (size_t)cut) {
+			int64_t n = bl_type_read_int(t->fields[len].type, b + t->fields[len].offset);
+
+			n = n < 0 ? 0 : (uint64_t)n > f->type->size ? (int64_t)f->type->size : n;
+			luaL_checkstack(L, 1, "decoding a value");
+			lua_pushlstring(L, (const char *)b + f->offset, (size_t)n);
+		} else {
+			bl_lua_push_value(L, f->type, b + f->offset);
+		}
+		lua_setfield(L, idx, f->name);
 	}
 }
 

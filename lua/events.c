@@ -15,6 +15,7 @@ struct lbuf {
 	int map;
 	int cb_ref, lost_ref;
 	int reuse_ref; /* { reuse = true }: one table refilled for every event */
+	int cut, cut_len; /* { cut = { data = "caplen" } }: field indices, -1 none */
 	int is_ring;
 	uint64_t received, lost, lost_reported;
 	struct bl_perfbuf *pb;
@@ -43,9 +44,12 @@ static int deliver(void *ctx, const void *data, size_t size)
 	lua_pushcfunction(L, traceback);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, lb->cb_ref);
 	t = b->event_types[lb->map];
-	if (t && size >= t->size && lb->reuse_ref != LUA_NOREF && t->kind == BL_STRUCT) {
-		lua_rawgeti(L, LUA_REGISTRYINDEX, lb->reuse_ref);
-		bl_lua_fill_struct(L, t, data, lua_gettop(L));
+	if (t && size >= t->size && t->kind == BL_STRUCT && (lb->reuse_ref != LUA_NOREF || lb->cut >= 0)) {
+		if (lb->reuse_ref != LUA_NOREF)
+			lua_rawgeti(L, LUA_REGISTRYINDEX, lb->reuse_ref);
+		else
+			lua_createtable(L, 0, (int)t->nfields);
+		bl_lua_fill_struct_cut(L, t, data, lua_gettop(L), lb->cut, lb->cut_len);
 	} else if (t && size >= t->size)
 		bl_lua_push_value(L, t, data);
 	else
@@ -79,15 +83,57 @@ static void lost(void *ctx, uint64_t n)
 	lua_pop(L, 1);
 }
 
+static int field_index(const struct bl_type *t, const char *name)
+{
+	for (size_t i = 0; i < t->nfields; i++)
+		if (!strcmp(t->fields[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+/* opts.cut = { FIELD = "LENFIELD" }: FIELD, a byte or char array of the
+ * event struct, is decoded only as far as the integer LENFIELD says (a
+ * capture buffer's used part). Checked before anything is opened. */
+static void check_cut(lua_State *L, int opts, const struct bl_type *t, int *cut, int *len)
+{
+	const char *field, *lenfield;
+
+	*cut = *len = -1;
+	if (!lua_istable(L, opts))
+		return;
+	lua_getfield(L, opts, "cut");
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		return;
+	}
+	luaL_argcheck(L, lua_istable(L, -1), opts, "cut must be a table { FIELD = \"LENGTH_FIELD\" }");
+	lua_pushnil(L);
+	if (!lua_next(L, -2) || lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+		luaL_argerror(L, opts, "cut must be a table { FIELD = \"LENGTH_FIELD\" }");
+	field = lua_tostring(L, -2);
+	lenfield = lua_tostring(L, -1);
+	if (!t || t->kind != BL_STRUCT)
+		luaL_argerror(L, opts, "cut: the events are not a struct");
+	*cut = field_index(t, field);
+	*len = field_index(t, lenfield);
+	if (*cut < 0 || (t->fields[*cut].type->kind != BL_BYTES && t->fields[*cut].type->kind != BL_CHARS))
+		luaL_error(L, "cut: the event has no byte array named %s", field);
+	if (*len < 0 || t->fields[*len].type->kind != BL_INT)
+		luaL_error(L, "cut: the event has no integer field named %s", lenfield);
+	lua_pop(L, 3);
+}
+
 static struct lbuf *new_buf(lua_State *L, struct ltable *t, int is_ring)
 {
 	struct lbpf *b = t->b;
 	struct lbuf **bufs, *lb;
+	int cut, cut_len;
 
 	for (size_t i = 0; i < b->nbufs; i++)
 		if (b->bufs[i]->map == t->map)
 			luaL_error(L, "%s is already open", b->obj->maps[t->map].name);
-	lbpf_event_type(L, b, t->map); /* may raise: before anything is allocated */
+	/* may raise: before anything is allocated */
+	check_cut(L, 3, lbpf_event_type(L, b, t->map), &cut, &cut_len);
 	bufs = realloc(b->bufs, sizeof(*bufs) * (b->nbufs + 1));
 	if (!bufs)
 		luaL_error(L, "out of memory");
@@ -99,6 +145,8 @@ static struct lbuf *new_buf(lua_State *L, struct ltable *t, int is_ring)
 	lb->map = t->map;
 	lb->is_ring = is_ring;
 	lb->cb_ref = lb->lost_ref = lb->reuse_ref = LUA_NOREF;
+	lb->cut = cut;
+	lb->cut_len = cut_len;
 	return lb;
 }
 
@@ -130,7 +178,7 @@ static void free_buf(lua_State *L, struct lbuf *lb)
 
 #define MAX_PAGE_CNT 65536
 
-/* t:open_perf_buffer(callback, { page_cnt = 64, lost_cb = f, reuse = false }) */
+/* t:open_perf_buffer(callback, { page_cnt = 64, lost_cb = f, reuse = false, cut = nil }) */
 int bl_lua_open_perf_buffer(lua_State *L)
 {
 	struct ltable *t = luaL_checkudata(L, 1, TABLE_MT);
@@ -183,7 +231,7 @@ int bl_lua_open_perf_buffer(lua_State *L)
 	return 0;
 }
 
-/* t:open_ring_buffer(callback, { reuse = false }) */
+/* t:open_ring_buffer(callback, { reuse = false, cut = nil }) */
 int bl_lua_open_ring_buffer(lua_State *L)
 {
 	struct ltable *t = luaL_checkudata(L, 1, TABLE_MT);

@@ -27,7 +27,7 @@ return {
   report = function(st, opts)
     local rows = {}
     for k, v in st.stats:items() do
-      local raddr = k.family ~= 0 and net.addr(k.family, net.bytes(k.addr)) or "(connected)"
+      local raddr = k.family ~= 0 and net.addr(k.family, k.addr) or "(connected)"
       local rport = k.family ~= 0 and k.port or nil
       if net.matches(opts, nil, nil, raddr, rport) then
         rows[#rows + 1] = { pid = k.pid, comm = k.comm, direction = k.dir == 0 and "send" or "recv",

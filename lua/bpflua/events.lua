@@ -42,7 +42,10 @@ end
 local Reader = {}
 Reader.__index = Reader
 
--- Opens table `name` of BPF object b for callback cb(event, size).
+-- Opens table `name` of BPF object b for callback cb(event, size). opts:
+-- timed (drained on a timer), reuse (one event table refilled: for a
+-- callback that keeps nothing of it), cut ({ data = "caplen" }: a capture
+-- buffer decoded only as far as its length field), page_cnt (perf buffers).
 function M.open(b, name, cb, opts)
   opts = opts or {}
   local t = b:get_table(name)
@@ -50,9 +53,9 @@ function M.open(b, name, cb, opts)
   local r = setmetatable({ b = b, perf_lost = 0, ring = kind == "ringbuf",
                            timed = opts.timed }, Reader)
   if r.ring then
-    t:open_ring_buffer(cb, { reuse = opts.reuse })
+    t:open_ring_buffer(cb, { reuse = opts.reuse, cut = opts.cut })
   elseif kind == "perf_event_array" then
-    t:open_perf_buffer(cb, { page_cnt = opts.page_cnt or 256, reuse = opts.reuse,
+    t:open_perf_buffer(cb, { page_cnt = opts.page_cnt or 256, reuse = opts.reuse, cut = opts.cut,
                              lost_cb = function(n) r.perf_lost = r.perf_lost + n end })
   else
     error(string.format("table '%s' is a %s, not a ring or perf buffer", name, kind), 2)

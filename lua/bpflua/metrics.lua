@@ -57,7 +57,7 @@ local function declare(reg, kind, d)
     return f -- a reloaded tracer finds its family and its counts again
   end
   f = setmetatable({ reg = reg, name = d.name, help = d.help or d.name, type = kind, labels = labels,
-                     series = {}, nseries = 0, keys = {}, drops = {}, ndrops = 0,
+                     series = {}, nseries = 0, keys = {}, drops = {}, ndrops = 0, seen = {},
                      max_series = d.max_series or reg.max_series,
                      unit_scale = d.unit_scale or 1, overflow_slot = d.overflow_slot, top = 0 }, Family)
   reg.families[d.name] = f
@@ -69,10 +69,35 @@ function Registry:counter(d) return declare(self, "counter", d) end
 function Registry:gauge(d) return declare(self, "gauge", d) end
 function Registry:histogram(d) return declare(self, "histogram", d) end
 
+-- values -> s in the fast path's tree; values of other types than the
+-- series' own (200 and "200") are other paths to the same series, so the
+-- tree holds a few paths per series at most
+local function remember(f, values, s)
+  local node, n = f.seen, #f.labels
+  for i = 1, n do -- strings and integers only: a float may be NaN
+    if type(values[i]) ~= "string" and math.type(values[i]) ~= "integer" then return s end
+  end
+  for i = 1, n - 1 do
+    local v = values[i]
+    node[v] = node[v] or {}
+    node = node[v]
+  end
+  if n > 0 then node[values[n]] = s end
+  return s
+end
+
 -- the series for label values (a list, in the order of the declared
 -- labels), made on first use; nil when the family is full
 function Family:get(values)
   values = values or {}
+  -- the fast path: the series these very values found before, through a
+  -- tree of the raw values (what follows costs a string per label)
+  local node, n = self.seen, #self.labels
+  for i = 1, n do
+    node = node[values[i]]
+    if not node then break end
+  end
+  if node and n > 0 then return node end
   local parts = {}
   for i = 1, #self.labels do
     local v = values[i]
@@ -83,7 +108,7 @@ function Family:get(values)
   end
   local key = table.concat(parts, "\0")
   local s = self.series[key]
-  if s then return s end
+  if s then return remember(self, values, s) end
   if self.nseries >= self.max_series then
     if not self.drops[key] and self.name ~= "bpflua_series_dropped_total" then
       if self.ndrops < MAX_REMEMBERED_DROPS then
@@ -101,7 +126,7 @@ function Family:get(values)
   self.series[key] = s
   self.keys[#self.keys + 1] = key
   self.nseries = self.nseries + 1
-  return s
+  return remember(self, values, s)
 end
 
 function Family:add(values, n)
@@ -134,11 +159,16 @@ end
 -- one value in the native unit, as the kernel would slot it
 function M.log2_slot(v)
   if v < 1 then return 0 end
-  local k = 0
-  while v >= 1 and k < 64 do
-    v = v // 2
-    k = k + 1
-  end
+  if v >= 0x1p63 then return 64 end -- the top slot, as the kernel's
+  v = math.floor(v) -- an integer from here
+  -- the bit length, by halves (a shift per bit showed in the agent's CPU)
+  local k = 1
+  if v >= 1 << 32 then v, k = v >> 32, k + 32 end
+  if v >= 1 << 16 then v, k = v >> 16, k + 16 end
+  if v >= 1 << 8 then v, k = v >> 8, k + 8 end
+  if v >= 1 << 4 then v, k = v >> 4, k + 4 end
+  if v >= 1 << 2 then v, k = v >> 2, k + 2 end
+  if v >= 2 then k = k + 1 end
   return k
 end
 
@@ -153,6 +183,7 @@ function Family:remove(values)
   local key = table.concat(parts, "\0")
   if self.series[key] then
     self.series[key] = nil
+    self.seen = {} -- the paths to it, with every other: made again on use
     self.nseries = self.nseries - 1
     for i, k in ipairs(self.keys) do
       if k == key then table.remove(self.keys, i) break end

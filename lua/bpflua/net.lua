@@ -10,15 +10,10 @@ function M.addr(family, bytes)
   return BPF.inet_ntop(family, bytes)
 end
 
--- the arrays come decoded as strings of bytes or as lists: both work
-function M.bytes(v)
-  if type(v) == "table" then return v end
-  return { v:byte(1, -1) }
-end
-
--- an event's endpoints (the BL_ENDPOINT_FIELDS of probes/endpoints.h) as text
+-- an event's endpoints (the BL_ENDPOINT_FIELDS of probes/endpoints.h) as
+-- text; the u8 arrays come decoded as strings of bytes, which inet_ntop takes
 function M.endpoints(e)
-  return M.addr(e.family, M.bytes(e.laddr)), M.addr(e.family, M.bytes(e.raddr))
+  return M.addr(e.family, e.laddr), M.addr(e.family, e.raddr)
 end
 
 -- What the network tracers stand on, as data: per need, the attach points in
@@ -119,12 +114,15 @@ end
 
 -- The start every network tracer shares: choose the attach points, load the
 -- snippet (streaming, drained on a timer), print the text header and hand
--- each event to on_event(st, e). Returns the tracer's state.
-function M.stream(what, snippet, defs, config, opts, cols, on_event)
+-- each event to on_event(st, e). read: more of events.open's options
+-- (reuse, cut). Returns the tracer's state.
+function M.stream(what, snippet, defs, config, opts, cols, on_event, read)
   local st = { n = 0 }
   st.b, st.plan = M.load(snippet, events.defines(defs, true), config)
   opts.out:header(cols)
-  st.reader = events.open(st.b, "events", function(e) on_event(st, e) end, { timed = true })
+  read = read or {}
+  st.reader = events.open(st.b, "events", function(e) on_event(st, e) end,
+                          { timed = true, reuse = read.reuse, cut = read.cut })
   return st
 end
 

@@ -27,6 +27,24 @@ LUA
 expect 1 "failed to compile.*" "$BPFLUA" "$tmp/badc.lua"
 expect 1 "badc.lua:3:[0-9]+: error: use of undeclared identifier 'nope'" "$BPFLUA" "$tmp/badc.lua"
 
+# LLVM gives up on this one with exit(1) from inside the compile: its
+# reason still reaches the user, with the script's line
+cat >"$tmp/bigstack.lua" <<'LUA'
+local b = BPF{ text = [[
+TRACEPOINT_PROBE(syscalls, sys_enter_getppid)
+{
+	char big[1024];
+	u64 n = bpf_get_current_pid_tgid();
+	for (int i = 0; i < 1024; i++)
+		big[i] = n + i;
+	bpf_trace_printk("%d\\n", big[n & 1023]);
+	return 0;
+}
+]] }
+LUA
+expect 1 "failed to compile \\(LLVM stopped\\)" "$BPFLUA" --no-cache "$tmp/bigstack.lua"
+expect 1 "bigstack.lua:[0-9]+:[0-9]+: .*BPF stack limit of 512 bytes is exceeded" "$BPFLUA" --no-cache "$tmp/bigstack.lua"
+
 cat >"$tmp/notp.lua" <<'LUA'
 local b = BPF{ text = "int f(void *ctx) { return 0; }" }
 b:attach_tracepoint{ tp = "sched:sched_no_such_event", fn_name = "f" }

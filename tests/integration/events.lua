@@ -72,7 +72,76 @@ local function run(label, force_perf, timed)
   b:cleanup()
 end
 
+-- cut = { data = "len" }: a capture buffer comes decoded only as far as
+-- its length field says (past its size: all of it), on either buffer kind;
+-- a cut naming what the event does not have is refused before anything
+-- is opened
+local cut_text = [[
+struct event { u32 seq; u32 len; char data[64]; };
+#ifdef BL_RINGBUF
+BPF_RINGBUF_OUTPUT(events, 64);
+#else
+BPF_PERF_OUTPUT(events);
+#endif
+BPF_ARRAY(target, u32, 1);
+BPF_ARRAY(seqs, u32, 1);
+
+TRACEPOINT_PROBE(syscalls, sys_enter_getppid)
+{
+	u32 zero = 0;
+	u32 pid = bpf_get_current_pid_tgid() >> 32;
+	u32 *want = target.lookup(&zero);
+	u32 *s = seqs.lookup(&zero);
+	if (!want || *want != pid || !s)
+		return 0;
+	struct event e = { .seq = *s, .len = *s % 80 };
+	*s += 1;
+	for (int i = 0; i < 64; i++)
+		e.data[i] = 'a' + (e.seq & 15);
+#ifdef BL_RINGBUF
+	events.ringbuf_output(&e, sizeof(e), 0);
+#else
+	events.perf_submit(args, &e, sizeof(e));
+#endif
+	return 0;
+}
+]]
+
+local function run_cut(label, force_perf)
+  local M = 400
+  events.force_perf(force_perf)
+  local cflags = {}
+  for k, v in pairs(events.defines({}, false)) do cflags[#cflags + 1] = "-D" .. k .. (v == true and "" or ("=" .. tostring(v))) end
+  local b = BPF{ text = cut_text, cflags = cflags }
+  for _, bad in ipairs{ { { nope = "len" }, "no byte array named nope" }, { { data = "nope" }, "no integer field named nope" },
+                        { { seq = "len" }, "no byte array named seq" }, { "data", "cut must be a table" } } do
+    local ok, err = pcall(events.open, b, "events", function() end, { cut = bad[1] })
+    t.ok(not ok and tostring(err):find(bad[2], 1, true), label .. ": cut " .. bad[2] .. " refused (" .. tostring(err) .. ")")
+  end
+  local gate = os.tmpname()
+  os.remove(gate)
+  local p = io.popen(t.workload .. " getppid " .. M .. " " .. gate, "r")
+  b:get_table("target"):set(0, math.tointeger(tonumber(p:read("l"))))
+  local n, wrong = 0, 0
+  local r = events.open(b, "events", function(e)
+    n = n + 1
+    local want = {}
+    for _ = 1, math.min(e.len, 64) do want[#want + 1] = string.char(97 + (e.seq & 15)) end
+    if e.data ~= table.concat(want) then wrong = wrong + 1 end
+  end, { cut = { data = "len" } })
+  io.open(gate, "w"):close()
+  local deadline = BPF.monotonic() + 60
+  while n < M and BPF.monotonic() < deadline do r:poll(20) end
+  p:close()
+  os.remove(gate)
+  t.eq(n, M, label .. ": cut events")
+  t.eq(wrong, 0, label .. ": cut events whose data is not the first len bytes")
+  b:cleanup()
+end
+
 t.ok(BPF.features().ringbuf, "this kernel has ring buffers")
+run_cut("ring buffer", false)
+run_cut("perf buffer", true)
 run("ring buffer", false, false)
 run("ring buffer, timed drain", false, true)
 run("forced perf buffer", true, false)
