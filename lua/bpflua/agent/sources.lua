@@ -321,7 +321,9 @@ local function http(reg, cfg, ctx)
       local service, method = tostring(r.path or ""):match("^/([^/]*)/([^/]*)$")
       fam["rpc_" .. r.side]:observe({ service or "", method or "", tostring(r.grpc_status or "") }, t)
     else
-      fam[r.side]:observe({ tostring(r.method or ""), tostring(r.status or "") }, t)
+      -- the values as they come (the status an integer): the registry
+      -- makes them text once per series, not per request
+      fam[r.side]:observe({ r.method or "", r.status or "" }, t)
     end
     if ctx.exporter then
       local now = BPF.realtime_ns()
