@@ -43,13 +43,16 @@ void bl_lua_push_value(lua_State *L, const struct bl_type *t, const void *p)
 /* Refills the struct table at idx in place (an event table being reused). */
 void bl_lua_fill_struct(lua_State *L, const struct bl_type *t, const void *p, int idx)
 {
-	bl_lua_fill_struct_cut(L, t, p, idx, -1, -1);
+	bl_lua_fill_struct_cut(L, t, p, t->size, idx, -1, -1);
 }
 
 /* As bl_lua_fill_struct, but field `cut` (a byte or char array; -1: none)
  * only as far as integer field `len` says: a capture buffer whose tail is
- * whatever the slot held before, which copying would only cost. */
-void bl_lua_fill_struct_cut(lua_State *L, const struct bl_type *t, const void *p, int idx, int cut, int len)
+ * whatever the slot held before, which copying would only cost. size: the
+ * bytes at p, short of t->size when the sender left out the unused tail of
+ * a last field `cut` (every other field is whole: events.c checks). */
+void bl_lua_fill_struct_cut(lua_State *L, const struct bl_type *t, const void *p, size_t size, int idx, int cut,
+			    int len)
 {
 	const unsigned char *b = p;
 
@@ -61,7 +64,11 @@ void bl_lua_fill_struct_cut(lua_State *L, const struct bl_type *t, const void *p
 		if (cut >= 0 && i == (size_t)cut) {
 			int64_t n = bl_type_read_int(t->fields[len].type, b + t->fields[len].offset);
 
-			n = n < 0 ? 0 : (uint64_t)n > f->type->size ? (int64_t)f->type->size : n;
+			size_t have = size > f->offset ? size - f->offset : 0;
+
+			if (have > f->type->size)
+				have = f->type->size;
+			n = n < 0 ? 0 : (uint64_t)n > have ? (int64_t)have : n;
 			luaL_checkstack(L, 1, "decoding a value");
 			lua_pushlstring(L, (const char *)b + f->offset, (size_t)n);
 		} else {

@@ -16,6 +16,7 @@ struct lbuf {
 	int cb_ref, lost_ref;
 	int reuse_ref; /* { reuse = true }: one table refilled for every event */
 	int cut, cut_len; /* { cut = { data = "caplen" } }: field indices, -1 none */
+	size_t min_size;  /* the shortest record decoded as the struct */
 	int is_ring;
 	uint64_t received, lost, lost_reported;
 	struct bl_perfbuf *pb;
@@ -44,12 +45,12 @@ static int deliver(void *ctx, const void *data, size_t size)
 	lua_pushcfunction(L, traceback);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, lb->cb_ref);
 	t = b->event_types[lb->map];
-	if (t && size >= t->size && t->kind == BL_STRUCT && (lb->reuse_ref != LUA_NOREF || lb->cut >= 0)) {
+	if (t && size >= lb->min_size && t->kind == BL_STRUCT && (lb->reuse_ref != LUA_NOREF || lb->cut >= 0)) {
 		if (lb->reuse_ref != LUA_NOREF)
 			lua_rawgeti(L, LUA_REGISTRYINDEX, lb->reuse_ref);
 		else
 			lua_createtable(L, 0, (int)t->nfields);
-		bl_lua_fill_struct_cut(L, t, data, lua_gettop(L), lb->cut, lb->cut_len);
+		bl_lua_fill_struct_cut(L, t, data, size, lua_gettop(L), lb->cut, lb->cut_len);
 	} else if (t && size >= t->size)
 		bl_lua_push_value(L, t, data);
 	else
@@ -93,12 +94,15 @@ static int field_index(const struct bl_type *t, const char *name)
 
 /* opts.cut = { FIELD = "LENFIELD" }: FIELD, a byte or char array of the
  * event struct, is decoded only as far as the integer LENFIELD says (a
- * capture buffer's used part). Checked before anything is opened. */
-static void check_cut(lua_State *L, int opts, const struct bl_type *t, int *cut, int *len)
+ * capture buffer's used part). When FIELD is the struct's last, a program
+ * may also send the used part alone (min_size: where FIELD starts).
+ * Checked before anything is opened. */
+static void check_cut(lua_State *L, int opts, const struct bl_type *t, int *cut, int *len, size_t *min_size)
 {
 	const char *field, *lenfield;
 
 	*cut = *len = -1;
+	*min_size = t ? t->size : 0;
 	if (!lua_istable(L, opts))
 		return;
 	lua_getfield(L, opts, "cut");
@@ -121,6 +125,10 @@ static void check_cut(lua_State *L, int opts, const struct bl_type *t, int *cut,
 	if (*len < 0 || t->fields[*len].type->kind != BL_INT)
 		luaL_error(L, "cut: the event has no integer field named %s", lenfield);
 	lua_pop(L, 3);
+	*min_size = t->fields[*cut].offset;
+	for (size_t i = 0; i < t->nfields; i++)
+		if (i != (size_t)*cut && t->fields[i].offset + t->fields[i].type->size > *min_size)
+			*min_size = t->size; /* not the last field: records come whole */
 }
 
 static struct lbuf *new_buf(lua_State *L, struct ltable *t, int is_ring)
@@ -128,12 +136,13 @@ static struct lbuf *new_buf(lua_State *L, struct ltable *t, int is_ring)
 	struct lbpf *b = t->b;
 	struct lbuf **bufs, *lb;
 	int cut, cut_len;
+	size_t min_size;
 
 	for (size_t i = 0; i < b->nbufs; i++)
 		if (b->bufs[i]->map == t->map)
 			luaL_error(L, "%s is already open", b->obj->maps[t->map].name);
 	/* may raise: before anything is allocated */
-	check_cut(L, 3, lbpf_event_type(L, b, t->map), &cut, &cut_len);
+	check_cut(L, 3, lbpf_event_type(L, b, t->map), &cut, &cut_len, &min_size);
 	bufs = realloc(b->bufs, sizeof(*bufs) * (b->nbufs + 1));
 	if (!bufs)
 		luaL_error(L, "out of memory");
@@ -147,6 +156,7 @@ static struct lbuf *new_buf(lua_State *L, struct ltable *t, int is_ring)
 	lb->cb_ref = lb->lost_ref = lb->reuse_ref = LUA_NOREF;
 	lb->cut = cut;
 	lb->cut_len = cut_len;
+	lb->min_size = min_size;
 	return lb;
 }
 

@@ -59,7 +59,8 @@ const struct bl_type *lbpf_event_type(lua_State *L, struct lbpf *b, int map);
 void bl_lua_push_value(lua_State *L, const struct bl_type *t, const void *p);
 void bl_lua_to_value(lua_State *L, int idx, const struct bl_type *t, void *p);
 void bl_lua_fill_struct(lua_State *L, const struct bl_type *t, const void *p, int idx);
-void bl_lua_fill_struct_cut(lua_State *L, const struct bl_type *t, const void *p, int idx, int cut, int len);
+void bl_lua_fill_struct_cut(lua_State *L, const struct bl_type *t, const void *p, size_t size, int idx, int cut,
+			    int len);
 
 /* table.c */
 void bl_lua_table_open(lua_State *L);

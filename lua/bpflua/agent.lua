@@ -36,6 +36,13 @@ SIGHUP reloads the config file without losing counters.]]
 local PPROF_MAX_SECONDS = 300
 local FLUSH_SECONDS = 3
 
+-- The event streams are drained this often (ms), or sooner for a scrape or
+-- a profile's deadline. Every drain finds the reader's code and data cold
+-- again: at 500 HTTP requests a second, 50 ms between drains cost 1.55% of
+-- a core and 200 ms 0.90%. The HTTP ring (1 MiB, ~200 bytes an event)
+-- holds 2 s of that load.
+local DRAIN_MS = 200
+
 local function usage_error(msg)
   error(BPF.error("usage", "agent: " .. msg .. "\n(bpflua agent --help lists the options)"), 0)
 end
@@ -208,12 +215,17 @@ function Agent:reload()
   self:note(string.format("reloaded %s (%d sources)", self.config_path, #self.sources))
 end
 
+function Agent:drain()
+  for _, s in ipairs(self.sources) do s.src.poll() end
+end
+
 function Agent:serve(r)
   local srv = self.srv
   if r.method ~= "GET" and r.method ~= "HEAD" then
     return srv:respond(r.id, 405, "text/plain", "only GET\n")
   end
   if r.path == "/metrics" then
+    self:drain() -- a scrape sees every event until now, not until the last drain
     return srv:respond(r.id, 200, prometheus.CONTENT_TYPE, prometheus.render(self:collect()))
   elseif r.path == "/debug/pprof/profile" then
     if not self.cfg.enable_cpu_profiling then
@@ -278,12 +290,11 @@ function Agent:loop()
   local last_export = start
   while true do
     local now = BPF.monotonic()
-    -- the event streams' rings are drained at least this often (ms)
-    local wait = 50
+    local wait = DRAIN_MS
     for _, p in ipairs(self.pending) do wait = math.min(wait, math.max(0, math.floor((p.deadline - now) * 1000))) end
     if self.cfg.duration then wait = math.min(wait, math.max(0, math.floor((start + self.cfg.duration - now) * 1000))) end
     for _, r in ipairs(self.srv:poll(wait)) do self:serve(r) end
-    for _, s in ipairs(self.sources) do s.src.poll() end
+    self:drain()
     now = BPF.monotonic()
     if #self.pending > 0 then self:finish_profiles(now) end
     if BPF.hup() then self:reload() end

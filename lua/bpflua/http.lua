@@ -56,31 +56,44 @@ end
 
 -- HTTP/1 ---------------------------------------------------------------------
 
+-- The end of a blank line ("\n\r\n" or "\n\n") at or after pos: the
+-- position of its last byte, or nil. Two plain searches: the pattern
+-- "\n\r?\n" tried at every byte of a header block cost a tenth of the
+-- decoding.
+local function blank_line_end(data, pos)
+  local a = data:find("\n\r\n", pos, true)
+  local b = data:find("\n\n", pos, true)
+  if a and (not b or a < b) then return a + 2 end
+  return b and b + 1
+end
+
 -- The body length a header block announces: a number, "chunked", or nil
 -- (none: a response then runs to the connection's close); false when the
 -- headers contradict themselves.
 -- The two names are looked for as plain text in the lowered block: a
 -- pattern walked over every header cost more than the rest of the decoding.
-local function header_values(head, name)
-  local pos = 1
-  return function()
-    local _, colon = head:find(name, pos, true)
-    if not colon then return nil end
-    pos = colon + 1
-    return head:match("^[ \t]*([^\r\n]*)", pos)
-  end
-end
-
 local function body_length(head)
   local length, chunked
   head = head:lower()
-  for value in header_values(head, "\ncontent-length:") do
-    local n = value:match("^(%d+)[ \t]*$")
-    if not n or #n > 15 or (length and length ~= tonumber(n)) then return false end
+  local pos = 1
+  while true do
+    local _, colon = head:find("\ncontent-length:", pos, true)
+    if not colon then break end
+    pos = colon + 1
+    -- digits, blanks, then the line's end
+    local n, after = head:match("^[ \t]*(%d+)[ \t]*()", pos)
+    local stop = n and head:byte(after)
+    if not n or (stop and stop ~= 13 and stop ~= 10) or #n > 15 or (length and length ~= tonumber(n)) then
+      return false
+    end
     length = tonumber(n)
   end
-  for value in header_values(head, "\ntransfer-encoding:") do
-    chunked = value:find("chunked[ \t]*$") ~= nil
+  pos = 1
+  while true do
+    local _, colon = head:find("\ntransfer-encoding:", pos, true)
+    if not colon then break end
+    pos = colon + 1
+    chunked = head:match("^[ \t]*([^\r\n]*)", pos):find("chunked[ \t]*$") ~= nil
   end
   if chunked then return "chunked" end
   return length
@@ -99,7 +112,7 @@ local function chunked_end(data, pos)
     local size = tonumber(hex, 16)
     if size == 0 then -- trailers, then a blank line
       if data:match("^\r?\n", p) then return data:match("^\r?\n()", p) end
-      local _, e = data:find("\n\r?\n", p - 1)
+      local e = blank_line_end(data, p - 1)
       return e and e + 1
     end
     pos = p + size
@@ -148,7 +161,7 @@ function Conn:http1_message(e, data, pos, out)
     end
   end
   -- the header block, and the body it announces
-  local _, hend = data:find("\n\r?\n", p - 1)
+  local hend = blank_line_end(data, p - 1)
   if not hend then
     -- headers past the capture: where the message ends is not known
     if rec then M.finish(rec, out, nil) end

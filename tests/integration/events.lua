@@ -98,19 +98,24 @@ TRACEPOINT_PROBE(syscalls, sys_enter_getppid)
 	*s += 1;
 	for (int i = 0; i < 64; i++)
 		e.data[i] = 'a' + (e.seq & 15);
-#ifdef BL_RINGBUF
-	events.ringbuf_output(&e, sizeof(e), 0);
+#ifdef SHORT /* the used part of data alone */
+	u32 size = 8 + (e.len > 64 ? 64 : e.len);
 #else
-	events.perf_submit(args, &e, sizeof(e));
+	u32 size = sizeof(e);
+#endif
+#ifdef BL_RINGBUF
+	events.ringbuf_output(&e, size, 0);
+#else
+	events.perf_submit(args, &e, size);
 #endif
 	return 0;
 }
 ]]
 
-local function run_cut(label, force_perf)
+local function run_cut(label, force_perf, short)
   local M = 400
   events.force_perf(force_perf)
-  local cflags = {}
+  local cflags = { short and "-DSHORT" or nil }
   for k, v in pairs(events.defines({}, false)) do cflags[#cflags + 1] = "-D" .. k .. (v == true and "" or ("=" .. tostring(v))) end
   local b = BPF{ text = cut_text, cflags = cflags }
   for _, bad in ipairs{ { { nope = "len" }, "no byte array named nope" }, { { data = "nope" }, "no integer field named nope" },
@@ -142,6 +147,8 @@ end
 t.ok(BPF.features().ringbuf, "this kernel has ring buffers")
 run_cut("ring buffer", false)
 run_cut("perf buffer", true)
+run_cut("ring buffer, records cut short", false, true)
+run_cut("perf buffer, records cut short", true, true)
 run("ring buffer", false, false)
 run("ring buffer, timed drain", false, true)
 run("forced perf buffer", true, false)

@@ -59,8 +59,9 @@ local SCHEMA = {
   interval = { positive, 10, help = "seconds between OTLP exports and profile sample budgets" },
   max_series = { int(1, 1000000), 1000, help = "series per metric family; the rest are counted as dropped" },
   -- 1 MiB each for the TCP and HTTP events: at 500 requests a second
-  -- (4 events of 2 KiB each) the loop's 50 ms between drains fills a tenth
-  -- of it, and a ring's pages count toward the agent's RSS once touched
+  -- (5 events of ~200 bytes each: the captured bytes alone) the loop's
+  -- 200 ms between drains fills a tenth of it, and a ring's pages count
+  -- toward the agent's RSS once touched
   ring_buffer_pages = { pow2_pages, 256, help = "ring buffer pages (4 KiB) of each event stream" },
   listen = { str, "127.0.0.1:9435", help = "ADDR:PORT for /metrics and /debug/pprof" },
   otlp_endpoint = { str, nil, help = "OTLP/HTTP base URL (also --otlp, OTEL_EXPORTER_OTLP_ENDPOINT)" },
