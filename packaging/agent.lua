@@ -15,7 +15,7 @@ return {
   enable_memory_tracing = false,
   interval = 10,               -- seconds between OTLP exports
   max_series = 1000,           -- series per metric family; the rest are counted as dropped
-  ring_buffer_pages = 256,     -- 4 KiB pages of each event stream (TCP, HTTP)
+  ring_buffer_pages = 512,     -- 4 KiB pages of each event stream (TCP, HTTP)
   -- listen = "127.0.0.1:9435",  -- /metrics and /debug/pprof (also --listen)
   -- otlp_endpoint = "http://127.0.0.1:4318", -- also --otlp, OTEL_EXPORTER_OTLP_ENDPOINT
   -- service_name = "bpflua",  -- OTLP service.name (also OTEL_SERVICE_NAME)

@@ -8,7 +8,7 @@
 	u16 family;          \
 	u16 lport;           \
 	u16 rport;           \
-	u16 ep_pad;          \
+	u16 __pad_ep; /* __pad*: not decoded */ \
 	u8 laddr[16];        \
 	u8 raddr[16];
 

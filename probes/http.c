@@ -47,7 +47,7 @@ struct event {
 	u32 len;    /* bytes the call moved */
 	u32 caplen; /* of which captured in data */
 	u32 dir;    /* BL_DIR_SEND, BL_DIR_RECV or BL_DIR_CLOSED (http.h) */
-	u32 pad;
+	u32 __pad;  /* __pad*: not decoded */
 	char comm[16];
 	BL_ENDPOINT_FIELDS /* family 0: connected before the trace began */
 	u8 data[2 * CAP]; /* CAP captured at most; the rest keeps the verifier's bounds simple */

@@ -38,10 +38,11 @@ local FLUSH_SECONDS = 3
 
 -- The event streams are drained this often (ms), or sooner for a scrape or
 -- a profile's deadline. Every drain finds the reader's code and data cold
--- again: at 500 HTTP requests a second, 50 ms between drains cost 1.55% of
--- a core and 200 ms 0.90%. The HTTP ring (1 MiB, ~200 bytes an event)
--- holds 2 s of that load.
-local DRAIN_MS = 200
+-- again: at 500 HTTP requests a second (bench/agent.sh, all four tracers)
+-- 50 ms between drains cost 1.55% of a core, 200 ms 0.8-1.0% and 500 ms
+-- 0.70-0.73%. The HTTP ring (2 MiB, ~200 bytes an event) holds 4 s of that
+-- load, and half a second of 4,000 requests a second.
+local DRAIN_MS = 500
 
 local function usage_error(msg)
   error(BPF.error("usage", "agent: " .. msg .. "\n(bpflua agent --help lists the options)"), 0)

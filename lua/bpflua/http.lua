@@ -545,7 +545,7 @@ function Conn:feed(e)
   local data = e.data
   if #data > e.caplen then data = data:sub(1, math.max(0, e.caplen)) end
   local missing = math.max(0, e.len - #data)
-  if not self.h2 and data:sub(1, #PREFACE) == PREFACE then
+  if not self.h2 and data:byte(1) == 0x50 and data:sub(1, #PREFACE) == PREFACE then -- "P"
     self:h2_start(e.dir)
     data = data:sub(#PREFACE + 1)
   end

@@ -58,11 +58,11 @@ local SCHEMA = {
   max_samples = { int(1), 100000, help = "CPU profile samples kept per interval" },
   interval = { positive, 10, help = "seconds between OTLP exports and profile sample budgets" },
   max_series = { int(1, 1000000), 1000, help = "series per metric family; the rest are counted as dropped" },
-  -- 1 MiB each for the TCP and HTTP events: at 500 requests a second
+  -- 2 MiB each for the TCP and HTTP events: at 500 requests a second
   -- (5 events of ~200 bytes each: the captured bytes alone) the loop's
-  -- 200 ms between drains fills a tenth of it, and a ring's pages count
+  -- 500 ms between drains fills a eighth of it, and a ring's pages count
   -- toward the agent's RSS once touched
-  ring_buffer_pages = { pow2_pages, 256, help = "ring buffer pages (4 KiB) of each event stream" },
+  ring_buffer_pages = { pow2_pages, 512, help = "ring buffer pages (4 KiB) of each event stream" },
   listen = { str, "127.0.0.1:9435", help = "ADDR:PORT for /metrics and /debug/pprof" },
   otlp_endpoint = { str, nil, help = "OTLP/HTTP base URL (also --otlp, OTEL_EXPORTER_OTLP_ENDPOINT)" },
   service_name = { str, nil, help = "OTLP service.name (also OTEL_SERVICE_NAME)" },
