@@ -34,5 +34,7 @@ void bl_ringbuf_free(struct bl_ringbuf *rb);
 int bl_ringbuf_poll(struct bl_ringbuf *rb, int timeout_ms);
 /* Drains every ring without waiting. */
 int bl_ringbuf_consume(struct bl_ringbuf *rb);
+/* The share (0 to 1) of the fullest ring that holds records not read yet. */
+double bl_ringbuf_fill(const struct bl_ringbuf *rb);
 
 #endif

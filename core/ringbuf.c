@@ -171,6 +171,22 @@ int bl_ringbuf_consume(struct bl_ringbuf *rb)
 	return total;
 }
 
+double bl_ringbuf_fill(const struct bl_ringbuf *rb)
+{
+	double most = 0;
+
+	for (size_t i = 0; i < rb->nrings; i++) {
+		const struct ring *r = &rb->rings[i];
+		unsigned long cons = __atomic_load_n(r->consumer_pos, __ATOMIC_ACQUIRE);
+		unsigned long prod = __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE);
+		double f = (double)(prod - cons) / (double)(r->mask + 1);
+
+		if (f > most)
+			most = f;
+	}
+	return most;
+}
+
 int bl_ringbuf_poll(struct bl_ringbuf *rb, int timeout_ms)
 {
 	int ready = epoll_wait(rb->epfd, rb->events, (int)rb->nrings, timeout_ms);

@@ -715,6 +715,7 @@ static const luaL_Reg bpf_methods[] = {
 	{ "perf_buffer_poll", bl_lua_perf_buffer_poll },
 	{ "ring_buffer_poll", bl_lua_ring_buffer_poll },
 	{ "ring_buffer_consume", bl_lua_ring_buffer_consume },
+	{ "ring_buffer_fill", bl_lua_ring_buffer_fill },
 	{ "cleanup", l_cleanup },
 	{ NULL, NULL },
 };

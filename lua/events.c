@@ -367,6 +367,18 @@ int bl_lua_ring_buffer_consume(lua_State *L)
 	return poll_op(L, RING_CONSUME);
 }
 
+/* b:ring_buffer_fill() -> the share (0 to 1) of the fullest ring holding
+ * records not read yet: a reader may wait for a batch without risking one */
+int bl_lua_ring_buffer_fill(lua_State *L)
+{
+	struct lbpf *b = lbpf_check(L, 1);
+
+	if (!b->ringbuf)
+		return luaL_error(L, "no ring buffer is open (call open_ring_buffer first)");
+	lua_pushnumber(L, bl_ringbuf_fill(b->ringbuf));
+	return 1;
+}
+
 void bl_lua_free_buffers(struct lbpf *b)
 {
 	bl_ringbuf_free(b->ringbuf);

@@ -72,6 +72,7 @@ int bl_lua_open_ring_buffer(lua_State *L);
 int bl_lua_perf_buffer_poll(lua_State *L);
 int bl_lua_ring_buffer_poll(lua_State *L);
 int bl_lua_ring_buffer_consume(lua_State *L);
+int bl_lua_ring_buffer_fill(lua_State *L);
 void bl_lua_free_buffers(struct lbpf *b);
 
 /* signals.c: Ctrl-C and SIGTERM */

@@ -87,6 +87,11 @@ function Reader:poll(ms)
   return self.b:ring_buffer_poll(ms)
 end
 
+-- How full the reader's ring is, from 0 to 1; nil for a perf buffer.
+function Reader:fill()
+  if self.ring then return self.b:ring_buffer_fill() end
+end
+
 -- Drains whatever is queued, without waiting.
 function Reader:drain()
   if self.ring then return self.b:ring_buffer_consume() end

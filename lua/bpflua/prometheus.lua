@@ -25,38 +25,54 @@ local function number(v)
 end
 
 -- bounds are powers of two times a scale: 15 digits print them cleanly
+-- The few bounds there are (log2 slots in a handful of units), as text once
+local bound_text, nbounds = {}, 0
 local function bound(b)
-  return string.format("%.15g", b)
+  local t = bound_text[b]
+  if not t then
+    if nbounds >= 4096 then bound_text, nbounds = {}, 0 end
+    t = string.format("%.15g", b)
+    bound_text[b], nbounds = t, nbounds + 1
+  end
+  return t
 end
 
--- {a="x",b="y"} with extra (name, value) last, or "" for no labels
-local function labels(list, extra_name, extra_value)
+-- a series' labels as 'a="x",b="y"' (no braces): made once per series and
+-- scrape, not once per line (a histogram has a line per bucket)
+local function label_body(list)
   local parts = {}
-  for i, l in ipairs(list) do parts[i] = string.format('%s="%s"', l[1], escape_value(l[2])) end
-  if extra_name then parts[#parts + 1] = string.format('%s="%s"', extra_name, extra_value) end
-  if #parts == 0 then return "" end
-  return "{" .. table.concat(parts, ",") .. "}"
+  for i, l in ipairs(list) do parts[i] = l[1] .. '="' .. escape_value(l[2]) .. '"' end
+  return table.concat(parts, ",")
 end
 
 function M.render(families)
-  local out = {}
-  local function put(s) out[#out + 1] = s end
+  local out, n = {}, 0
+  local function put(...)
+    for i = 1, select("#", ...) do
+      n = n + 1
+      out[n] = select(i, ...)
+    end
+  end
   for _, f in ipairs(families) do
     if #f.series > 0 then
-      put(string.format("# HELP %s %s\n", f.name, escape_help(f.help or f.name)))
-      put(string.format("# TYPE %s %s\n", f.name, f.type))
+      local name = f.name
+      put("# HELP ", name, " ", escape_help(f.help or name), "\n")
+      put("# TYPE ", name, " ", f.type, "\n")
       for _, s in ipairs(f.series) do
+        local body = label_body(s.labels)
+        local plain = body == "" and " " or "{" .. body .. "} "
         if f.type == "histogram" then
+          local bucket = name .. "_bucket{" .. (body == "" and "" or body .. ",") .. 'le="'
           local cum = 0
           for i, b in ipairs(s.bounds) do
             cum = cum + s.counts[i]
-            put(string.format("%s_bucket%s %s\n", f.name, labels(s.labels, "le", bound(b)), number(cum)))
+            put(bucket, bound(b), '"} ', number(cum), "\n")
           end
-          put(string.format("%s_bucket%s %s\n", f.name, labels(s.labels, "le", "+Inf"), number(s.count)))
-          put(string.format("%s_sum%s %s\n", f.name, labels(s.labels), number(s.sum)))
-          put(string.format("%s_count%s %s\n", f.name, labels(s.labels), number(s.count)))
+          put(bucket, '+Inf"} ', number(s.count), "\n")
+          put(name, "_sum", plain, number(s.sum), "\n")
+          put(name, "_count", plain, number(s.count), "\n")
         else
-          put(string.format("%s%s %s\n", f.name, labels(s.labels), number(s.value)))
+          put(name, plain, number(s.value), "\n")
         end
       end
     end

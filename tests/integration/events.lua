@@ -135,10 +135,21 @@ local function run_cut(label, force_perf, short)
     if e.data ~= table.concat(want) then wrong = wrong + 1 end
   end, { cut = { data = "len" } })
   io.open(gate, "w"):close()
+  p:close() -- the workload is done: its M events wait in the buffer
+  if not force_perf then
+    -- ring_buffer_fill: the bytes waiting (8-byte header, 8-byte aligned
+    -- records) against the ring's 64 pages; none once drained
+    local bytes = 0
+    for seq = 0, M - 1 do
+      local size = short and 8 + math.min(seq % 80, 64) or 72
+      bytes = bytes + 8 + (size + 7) // 8 * 8
+    end
+    t.eq(b:ring_buffer_fill(), bytes / (64 * 4096), label .. ": ring_buffer_fill with the events waiting")
+  end
   local deadline = BPF.monotonic() + 60
   while n < M and BPF.monotonic() < deadline do r:poll(20) end
-  p:close()
   os.remove(gate)
+  if not force_perf then t.eq(b:ring_buffer_fill(), 0.0, label .. ": ring_buffer_fill once drained") end
   t.eq(n, M, label .. ": cut events")
   t.eq(wrong, 0, label .. ": cut events whose data is not the first len bytes")
   b:cleanup()

@@ -265,7 +265,7 @@ local function tcp(reg, cfg, ctx)
   end)
   local st = decl.init(opts)
   return { poll = function() decl.poll(st, opts, 0) end, lost = function() return st.reader:lost() end,
-           close = function() st.b:cleanup() end, collect = noop }
+           fill = function() return st.reader:fill() end, close = function() st.b:cleanup() end, collect = noop }
 end
 
 -- probes/udp.c's stats map (through scripts/udp.lua's init): running totals
@@ -339,7 +339,7 @@ local function http(reg, cfg, ctx)
   end)
   local st = decl.init(opts)
   return { poll = function() decl.poll(st, opts, 0) end, lost = function() return st.reader:lost() end,
-           close = function() st.b:cleanup() end, collect = noop }
+           fill = function() return st.reader:fill() end, close = function() st.b:cleanup() end, collect = noop }
 end
 
 function M.network(reg, cfg, ctx)
