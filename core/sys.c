@@ -3,12 +3,30 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 long bl_sys_bpf(int cmd, union bpf_attr *attr)
 {
 	return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
+}
+
+int bl_sys_map_lookup_batch(int fd, const void *in, void *out, void *keys, void *values, uint32_t *count)
+{
+	union bpf_attr attr;
+	long rc;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.batch.map_fd = (uint32_t)fd;
+	attr.batch.in_batch = (uint64_t)(uintptr_t)in;
+	attr.batch.out_batch = (uint64_t)(uintptr_t)out;
+	attr.batch.keys = (uint64_t)(uintptr_t)keys;
+	attr.batch.values = (uint64_t)(uintptr_t)values;
+	attr.batch.count = *count;
+	rc = bl_sys_bpf(BPF_MAP_LOOKUP_BATCH, &attr);
+	*count = attr.batch.count;
+	return rc < 0 ? -errno : 0;
 }
 
 int bl_sys_perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu)

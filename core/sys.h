@@ -7,6 +7,7 @@
 
 #include <linux/bpf.h>
 #include <linux/perf_event.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* the most CPUs bpflua opens per-CPU events on */
@@ -14,6 +15,12 @@
 
 /* bpf(cmd, attr): as the syscall, -1 and errno on failure */
 long bl_sys_bpf(int cmd, union bpf_attr *attr);
+
+/* BPF_MAP_LOOKUP_BATCH (5.6): up to *count keys and values of map fd from
+ * after the position `in` names (NULL: the start), the position reached
+ * into `out`; *count becomes how many came. 0, or negative errno (-ENOENT:
+ * the end was reached, *count still valid). */
+int bl_sys_map_lookup_batch(int fd, const void *in, void *out, void *keys, void *values, uint32_t *count);
 
 /* perf_event_open(attr, pid, cpu, no group, CLOEXEC): an fd, or -1 and errno */
 int bl_sys_perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu);

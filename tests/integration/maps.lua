@@ -103,4 +103,39 @@ local fb = BPF{ src_file = path }
 os.remove(path)
 t.eq(fb:get_table("from_file"):info().key_size, 4, "table of a src_file program")
 fb:cleanup()
+
+-- t:range(first, n): a run of an array's values in one batched lookup,
+-- the same as t:get of each index; per-CPU arrays give a list per index
+local rb = BPF{ text = "BPF_ARRAY(arr, u64, 300); BPF_PERCPU_ARRAY(pc, u32, 40); BPF_HASH(h, u32, u32);" }
+local arr, pc = rb:get_table("arr"), rb:get_table("pc")
+for i = 0, 299 do arr:set(i, i * 7 + 1) end
+local ncpu = #pc:get(0)
+for i = 0, 39 do
+  local v = {}
+  for c = 1, ncpu do v[c] = i * 100 + c end
+  pc:set(i, v)
+end
+local function same_as_get(tab, first, n, what)
+  local got, bad = tab:range(first, n), 0
+  for i = 1, n do
+    local want = tab:get(first + i - 1)
+    if type(want) == "table" then want = table.concat(want, ",") end
+    local v = got[i]
+    if type(v) == "table" then v = table.concat(v, ",") end
+    if v ~= want then bad = bad + 1 end
+  end
+  t.eq(#got, n, what .. ": values")
+  t.eq(bad, 0, what .. ": values unlike t:get's")
+end
+same_as_get(arr, 0, 300, "range over a whole array")
+same_as_get(arr, 17, 64, "range from the middle")
+same_as_get(arr, 299, 1, "range of the last index")
+same_as_get(pc, 3, 30, "range over a per-CPU array")
+t.eq(#arr:range(5, 0), 0, "an empty range")
+for _, bad in ipairs{ { arr, 0, 301, "past the array's end" }, { arr, 301, 0, "not an index" },
+                      { arr, -1, 2, "not an index" }, { rb:get_table("h"), 0, 1, "not an array" } } do
+  local ok, err = pcall(bad[1].range, bad[1], bad[2], bad[3])
+  t.ok(not ok and tostring(err):find(bad[4], 1, true), "range refused: " .. bad[4] .. " (" .. tostring(err) .. ")")
+end
+rb:cleanup()
 t.done("maps")

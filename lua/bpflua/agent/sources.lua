@@ -50,6 +50,7 @@ function M.syscalls(reg, cfg)
   local lat = sc.latency and reg:histogram{ name = "bpflua_syscall_duration_seconds", labels = { "syscall" },
     help = "System call latency, from entry to exit", unit_scale = 1e-6, overflow_slot = HIST_SLOTS - 1 }
   local t_counts, t_errors = b:get_table("counts"), b:get_table("errors")
+  local n_counts = t_counts:info().max_entries
   local t_lat = sc.latency and b:get_table("latency")
   local t_hist = sc.latency and b:get_table("hist")
   local d = metrics.deltas()
@@ -57,10 +58,11 @@ function M.syscalls(reg, cfg)
     poll = noop, lost = function() return 0 end,
     close = function() b:cleanup() end,
     collect = function()
-      local rows = {}
-      for nr, v in t_counts:items() do
+      -- the per-syscall arrays a batch each (t:range), not an entry each
+      local rows, counts = {}, t_counts:range(0, n_counts)
+      for i, v in ipairs(counts) do
         local n = sum(v)
-        if n > 0 then rows[#rows + 1] = { nr = nr, n = n } end
+        if n > 0 then rows[#rows + 1] = { nr = i - 1, n = n } end
       end
       table.sort(rows, function(x, y) return x.n > y.n end) -- the largest first: they win the series cap
       for _, r in ipairs(rows) do
@@ -72,9 +74,9 @@ function M.syscalls(reg, cfg)
           local dc, dns = d:grow("lc" .. r.nr, c), d:grow("ln" .. r.nr, ns)
           if dc > 0 then
             local slots = {}
-            for k = 0, HIST_SLOTS - 1 do
-              local grown = d:grow("h" .. r.nr .. ":" .. k, sum(t_hist:get(r.nr * HIST_SLOTS + k)))
-              if grown > 0 then slots[k] = grown end
+            for k, v in ipairs(t_hist:range(r.nr * HIST_SLOTS, HIST_SLOTS)) do
+              local grown = d:grow("h" .. r.nr .. ":" .. (k - 1), sum(v))
+              if grown > 0 then slots[k - 1] = grown end
             end
             -- the buckets are the count: a call between the two reads shows next time
             lat:observe_log2({ name }, slots, dns / 1000)
