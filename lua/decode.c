@@ -63,7 +63,6 @@ void bl_lua_fill_struct_cut(lua_State *L, const struct bl_type *t, const void *p
 			continue;
 		if (cut >= 0 && i == (size_t)cut) {
 			int64_t n = bl_type_read_int(t->fields[len].type, b + t->fields[len].offset);
-
 			size_t have = size > f->offset ? size - f->offset : 0;
 
 			if (have > f->type->size)

@@ -225,8 +225,11 @@ function Agent:drain(force)
   local due = force or now - (self.last_drain or 0) >= DRAIN_MAX_MS / 1000
   for _, s in ipairs(self.sources) do
     if due then break end
-    local fill = s.src.fill and s.src.fill()
-    due = fill and fill >= DRAIN_FILL
+    if s.src.fill then
+      local fill = s.src.fill()
+      -- a perf buffer (before 5.8) says nothing of its fill: read every look
+      due = fill == nil or fill >= DRAIN_FILL
+    end
   end
   if due then self.last_drain = now end
   for _, s in ipairs(self.sources) do
