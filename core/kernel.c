@@ -122,6 +122,30 @@ static int try_raw_tracepoint(void)
 	return works(fd);
 }
 
+/* A tracepoint program calling helper `fn` with r1 = 0 loads: the helper
+ * is there for tracing programs (bpf_get_current_ancestor_cgroup_id is,
+ * only from 5.x on: 5.10 refuses it as an "unknown func") */
+static int try_tracing_helper(int fn)
+{
+	/* r1 = 0; call fn; r0 = 0; exit */
+	struct bpf_insn insns[4] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 1 },
+		{ .code = BPF_JMP | BPF_CALL, .imm = fn },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	union bpf_attr attr;
+	int fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_type = BPF_PROG_TYPE_TRACEPOINT;
+	attr.insns = (unsigned long)insns;
+	attr.insn_cnt = 4;
+	attr.license = (unsigned long)"GPL";
+	fd = (int)bl_sys_bpf(BPF_PROG_LOAD, &attr);
+	return works(fd);
+}
+
 static int try_perf_sampling(void)
 {
 	struct perf_event_attr attr;
@@ -189,6 +213,7 @@ const struct bl_features *bl_features(void)
 	feat.bpf_syscall = try_map(BPF_MAP_TYPE_ARRAY, 4, 4, 1);
 	feat.ringbuf = feat.bpf_syscall && try_map(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096);
 	feat.raw_tracepoints = feat.bpf_syscall && try_raw_tracepoint();
+	feat.ancestor_cgroup = feat.bpf_syscall && try_tracing_helper(BPF_FUNC_get_current_ancestor_cgroup_id);
 	feat.btf = exists("/sys/kernel/btf/vmlinux");
 	feat.perf_sampling = try_perf_sampling();
 	feat.perf_event_paranoid = read_int("/proc/sys/kernel/perf_event_paranoid", 2);

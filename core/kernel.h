@@ -14,6 +14,7 @@ struct bl_features {
 	int uprobes;       /* uprobe PMU or uprobe_events */
 	int raw_tracepoints;
 	int ringbuf;
+	int ancestor_cgroup; /* tracing programs may call bpf_get_current_ancestor_cgroup_id */
 	int perf_sampling; /* a software cpu-clock event opens */
 	int perf_event_paranoid;
 	char tracefs[64];  /* "" when none could be found or mounted */

@@ -445,6 +445,12 @@ static int l_new(lua_State *L)
 			cflags[nc++] = lua_tostring(L, -1); /* stays on the stack */
 		}
 	}
+	/* what the kernel lacks, for the snippets' headers (probes/config.h) */
+	if (!bl_features()->ancestor_cgroup) {
+		if (nc == MAX_CFLAGS)
+			return luaL_error(L, "BPF{}: at most %d cflags", MAX_CFLAGS - 1);
+		cflags[nc++] = "-DBL_NO_ANCESTOR_CGROUP";
+	}
 	co.cflags = cflags;
 	co.ncflags = nc;
 

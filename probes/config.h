@@ -42,7 +42,16 @@ static __always_inline struct config *bl_config(void)
 
 static __always_inline int bl_cgroup_wanted(struct config *cf)
 {
+#ifdef BL_NO_ANCESTOR_CGROUP
+	/* tracing programs may not ask for it on this kernel (5.10 may not,
+	 * set by lua/bpf.c from the kernel's answer): the cgroup's processes
+	 * at the start and what they fork since (bl_tgids) stand for it */
+	u32 pid = bpf_get_current_pid_tgid() >> 32;
+
+	return !cf->cgroup_id || bl_tgids.lookup(&pid);
+#else
 	return !cf->cgroup_id || bpf_get_current_ancestor_cgroup_id(cf->cgroup_level) == cf->cgroup_id;
+#endif
 }
 
 /* the pid filters alone, for a process that may not be the one running */
