@@ -123,8 +123,8 @@ static int try_raw_tracepoint(void)
 }
 
 /* A tracepoint program calling helper `fn` with r1 = 0 loads: the helper
- * is there for tracing programs (bpf_get_current_ancestor_cgroup_id is,
- * only from 5.x on: 5.10 refuses it as an "unknown func") */
+ * is there for tracing programs (bpf_get_current_ancestor_cgroup_id is
+ * not on 5.10: "unknown func") */
 static int try_tracing_helper(int fn)
 {
 	/* r1 = 0; call fn; r0 = 0; exit */
@@ -143,6 +143,42 @@ static int try_tracing_helper(int fn)
 	attr.insn_cnt = 4;
 	attr.license = (unsigned long)"GPL";
 	fd = (int)bl_sys_bpf(BPF_PROG_LOAD, &attr);
+	return works(fd);
+}
+
+/* A perf_event program may use a hash map that is not preallocated (5.10
+ * refuses: "perf_event programs can only use preallocated hash map") */
+static int try_perf_event_noprealloc(void)
+{
+	union bpf_attr attr;
+	int map, fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.map_type = BPF_MAP_TYPE_HASH;
+	attr.key_size = 4;
+	attr.value_size = 1;
+	attr.max_entries = 1;
+	attr.map_flags = BPF_F_NO_PREALLOC;
+	map = (int)bl_sys_bpf(BPF_MAP_CREATE, &attr);
+	if (map < 0)
+		return 0;
+	{
+		/* r1 = the map; r0 = 0; exit: naming the map is what is checked */
+		struct bpf_insn insns[4] = {
+			{ .code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = 1, .src_reg = BPF_PSEUDO_MAP_FD, .imm = map },
+			{ 0 },
+			{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0 },
+			{ .code = BPF_JMP | BPF_EXIT },
+		};
+
+		memset(&attr, 0, sizeof(attr));
+		attr.prog_type = BPF_PROG_TYPE_PERF_EVENT;
+		attr.insns = (unsigned long)insns;
+		attr.insn_cnt = 4;
+		attr.license = (unsigned long)"GPL";
+		fd = (int)bl_sys_bpf(BPF_PROG_LOAD, &attr);
+	}
+	close(map);
 	return works(fd);
 }
 
@@ -214,6 +250,7 @@ const struct bl_features *bl_features(void)
 	feat.ringbuf = feat.bpf_syscall && try_map(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096);
 	feat.raw_tracepoints = feat.bpf_syscall && try_raw_tracepoint();
 	feat.ancestor_cgroup = feat.bpf_syscall && try_tracing_helper(BPF_FUNC_get_current_ancestor_cgroup_id);
+	feat.noprealloc_perf_event = feat.bpf_syscall && try_perf_event_noprealloc();
 	feat.btf = exists("/sys/kernel/btf/vmlinux");
 	feat.perf_sampling = try_perf_sampling();
 	feat.perf_event_paranoid = read_int("/proc/sys/kernel/perf_event_paranoid", 2);

@@ -15,6 +15,7 @@ struct bl_features {
 	int raw_tracepoints;
 	int ringbuf;
 	int ancestor_cgroup; /* tracing programs may call bpf_get_current_ancestor_cgroup_id */
+	int noprealloc_perf_event; /* perf_event programs may use BPF_F_NO_PREALLOC hashes */
 	int perf_sampling; /* a software cpu-clock event opens */
 	int perf_event_paranoid;
 	char tracefs[64];  /* "" when none could be found or mounted */

@@ -446,11 +446,12 @@ static int l_new(lua_State *L)
 		}
 	}
 	/* what the kernel lacks, for the snippets' headers (probes/config.h) */
-	if (!bl_features()->ancestor_cgroup) {
-		if (nc == MAX_CFLAGS)
-			return luaL_error(L, "BPF{}: at most %d cflags", MAX_CFLAGS - 1);
+	if (nc > MAX_CFLAGS - 2)
+		return luaL_error(L, "BPF{}: at most %d cflags", MAX_CFLAGS - 2);
+	if (!bl_features()->ancestor_cgroup)
 		cflags[nc++] = "-DBL_NO_ANCESTOR_CGROUP";
-	}
+	if (!bl_features()->noprealloc_perf_event)
+		cflags[nc++] = "-DBL_PREALLOC_ONLY";
 	co.cflags = cflags;
 	co.ncflags = nc;
 

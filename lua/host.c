@@ -171,6 +171,7 @@ static int l_features(lua_State *L)
 #define B(k) (lua_pushboolean(L, f->k), lua_setfield(L, -2, #k))
 	B(is_root); B(cap_sys_admin); B(cap_bpf); B(cap_perfmon); B(bpf_syscall); B(btf);
 	B(kprobes); B(uprobes); B(raw_tracepoints); B(ringbuf); B(perf_sampling); B(ancestor_cgroup);
+	B(noprealloc_perf_event);
 #undef B
 	bl_set_int(L, "perf_event_paranoid", f->perf_event_paranoid);
 	bl_set_str(L, "release", f->release);

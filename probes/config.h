@@ -24,7 +24,14 @@ BPF_ARRAY(config, struct config, 1);
  * exited, so a loaded snippet costs the kernel little memory. */
 /* the processes followed: filter_pid's descendants, added as they fork
  * (bl_follow_fork) and removed as they exit (bl_follow_exit) */
+#ifdef BL_PREALLOC_ONLY
+/* where perf_event programs (profile) may use preallocated hashes only,
+ * as on 5.10 (set by lua/bpf.c from the kernel's answer): fewer entries,
+ * since each costs the kernel memory from the load on */
+BPF_HASH(bl_tgids, u32, u8, 8192);
+#else
 BPF_F_TABLE("hash", u32, u8, bl_tgids, 65536, BPF_F_NO_PREALLOC);
+#endif
 /* followed processes that exited: a socket of theirs may close after them
  * (bl_pid_wanted); forgotten when the pid is given out again */
 BPF_TABLE("lru_hash", u32, u8, bl_exited, 8192);
