@@ -51,11 +51,12 @@ static __always_inline int bl_cgroup_wanted(struct config *cf)
 {
 #ifdef BL_NO_ANCESTOR_CGROUP
 	/* tracing programs may not ask for it on this kernel (5.10 may not,
-	 * set by lua/bpf.c from the kernel's answer): the cgroup's processes
-	 * at the start and what they fork since (bl_tgids) stand for it */
+	 * set by lua/bpf.c from the kernel's answer): a process in that very
+	 * cgroup, or one of the processes below it at the start and what they
+	 * fork since (bl_tgids) */
 	u32 pid = bpf_get_current_pid_tgid() >> 32;
 
-	return !cf->cgroup_id || bl_tgids.lookup(&pid);
+	return !cf->cgroup_id || bpf_get_current_cgroup_id() == cf->cgroup_id || bl_tgids.lookup(&pid);
 #else
 	return !cf->cgroup_id || bpf_get_current_ancestor_cgroup_id(cf->cgroup_level) == cf->cgroup_id;
 #endif
