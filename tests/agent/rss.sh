@@ -13,15 +13,20 @@ LIMIT_KB=$((50 * 1024))
 RATE=${BPFLUA_RSS_RATE:-200}
 SECS=${BPFLUA_RSS_SECONDS:-20}
 
+# grep -c reads all of ldd's output: with pipefail, grep -q's early exit
+# could kill ldd with SIGPIPE and turn a match into a failure (it did, in a
+# fresh Debian root: the sanitized binary was measured)
+sanitized() { ldd "$1" 2>/dev/null | grep -c libasan >/dev/null; }
+
 bin=$BPFLUA
-if ldd "$BPFLUA" | grep -q libasan; then
+if sanitized "$BPFLUA"; then
 	build=${BPFLUA_RSS_BUILD:-$tmp/build}
 	{ cmake -S "$src" -B "$build" -DBPFLUA_SANITIZE=OFF -DBUILD_TESTING=OFF &&
 		nice -n 10 cmake --build "$build" -j2 --target bpflua; } >"$tmp/build.log" 2>&1 ||
 		{ cat "$tmp/build.log"; bad "a plain (not sanitized) build in $build"; finish agent_rss; }
 	bin=$build/bpflua
 fi
-check "the measured bpflua is not sanitized" bash -c "! ldd '$bin' | grep -q libasan"
+check "the measured bpflua is not sanitized" bash -c "! ldd '$bin' | grep -c libasan >/dev/null"
 
 out=$(AGENT_RSS_PPROF=1 AGENT_RSS_SMAPS=$tmp/smaps BPFLUA_CACHE_DIR=$tmp/cache timeout 300 "$src/bench/agent_rss.sh" "$bin" "$RATE" "$SECS" 2>"$tmp/bench.err" | tail -1)
 echo "$out"
