@@ -78,8 +78,8 @@ chmod 700 "$BPFLUA_CACHE_DIR/programs"
 
 # --no-cache compiles; cache list and clear
 out=$("$BPFLUA" --no-cache "$here/cache_probe.lua" 2>/dev/null); expect "$out" "misses 1" "--no-cache"
-"$BPFLUA" cache list | tail -1 | grep -q "compiled programs" || { echo "FAIL: cache list"; exit 1; }
-"$BPFLUA" cache clear | grep -q "removed" || { echo "FAIL: cache clear"; exit 1; }
+"$BPFLUA" cache list | tail -1 | grep -c "compiled programs" >/dev/null || { echo "FAIL: cache list"; exit 1; }
+"$BPFLUA" cache clear | grep -c "removed" >/dev/null || { echo "FAIL: cache clear"; exit 1; }
 [ -z "$(ls "$BPFLUA_CACHE_DIR/programs")" ] || { echo "FAIL: cache clear left entries"; exit 1; }
 
 # `cache list` as another user: why, and where

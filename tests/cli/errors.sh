@@ -97,7 +97,7 @@ expect 1 "unknown option" "$BPFLUA" run syscount -o "$tmp/report.txt" --bogus
 n=$((n + 1)); [ -e "$tmp/report.txt" ] && { echo "FAIL: report written on error"; fail=1; }
 expect 0 "" "$BPFLUA" run syscount -d 0.3 -o "$tmp/report.txt"
 n=$((n + 1)); grep -q SYSCALL "$tmp/report.txt" || { echo "FAIL: report missing"; fail=1; }
-n=$((n + 1)); ls "$tmp" | grep -q 'report.txt.tmp' && { echo "FAIL: temporary file left"; fail=1; }
+n=$((n + 1)); ls "$tmp" | grep -c 'report.txt.tmp' >/dev/null && { echo "FAIL: temporary file left"; fail=1; }
 
 # without privileges: the privilege message, before anything is loaded
 if command -v setpriv >/dev/null; then
