@@ -103,23 +103,28 @@ static int try_map(int type, unsigned key, unsigned value, unsigned entries)
 	return works(fd);
 }
 
+/* A program of this type and these instructions loads (GPL). */
+static int try_prog(int type, const struct bpf_insn *insns, unsigned n)
+{
+	union bpf_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_type = (unsigned)type;
+	attr.insns = (unsigned long)insns;
+	attr.insn_cnt = n;
+	attr.license = (unsigned long)"GPL";
+	return works((int)bl_sys_bpf(BPF_PROG_LOAD, &attr));
+}
+
 static int try_raw_tracepoint(void)
 {
 	/* r0 = 0; exit */
-	struct bpf_insn insns[2] = {
+	const struct bpf_insn insns[2] = {
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0 },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
-	union bpf_attr attr;
-	int fd;
 
-	memset(&attr, 0, sizeof(attr));
-	attr.prog_type = BPF_PROG_TYPE_RAW_TRACEPOINT;
-	attr.insns = (unsigned long)insns;
-	attr.insn_cnt = 2;
-	attr.license = (unsigned long)"GPL";
-	fd = (int)bl_sys_bpf(BPF_PROG_LOAD, &attr);
-	return works(fd);
+	return try_prog(BPF_PROG_TYPE_RAW_TRACEPOINT, insns, 2);
 }
 
 /* A tracepoint program calling helper `fn` with r1 = 0 loads: the helper
@@ -128,22 +133,14 @@ static int try_raw_tracepoint(void)
 static int try_tracing_helper(int fn)
 {
 	/* r1 = 0; call fn; r0 = 0; exit */
-	struct bpf_insn insns[4] = {
+	const struct bpf_insn insns[4] = {
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 1 },
 		{ .code = BPF_JMP | BPF_CALL, .imm = fn },
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0 },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
-	union bpf_attr attr;
-	int fd;
 
-	memset(&attr, 0, sizeof(attr));
-	attr.prog_type = BPF_PROG_TYPE_TRACEPOINT;
-	attr.insns = (unsigned long)insns;
-	attr.insn_cnt = 4;
-	attr.license = (unsigned long)"GPL";
-	fd = (int)bl_sys_bpf(BPF_PROG_LOAD, &attr);
-	return works(fd);
+	return try_prog(BPF_PROG_TYPE_TRACEPOINT, insns, 4);
 }
 
 /* A perf_event program may use a hash map that is not preallocated (5.10
@@ -151,7 +148,7 @@ static int try_tracing_helper(int fn)
 static int try_perf_event_noprealloc(void)
 {
 	union bpf_attr attr;
-	int map, fd;
+	int map, ok;
 
 	memset(&attr, 0, sizeof(attr));
 	attr.map_type = BPF_MAP_TYPE_HASH;
@@ -162,24 +159,16 @@ static int try_perf_event_noprealloc(void)
 	map = (int)bl_sys_bpf(BPF_MAP_CREATE, &attr);
 	if (map < 0)
 		return 0;
-	{
-		/* r1 = the map; r0 = 0; exit: naming the map is what is checked */
-		struct bpf_insn insns[4] = {
-			{ .code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = 1, .src_reg = BPF_PSEUDO_MAP_FD, .imm = map },
-			{ 0 },
-			{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0 },
-			{ .code = BPF_JMP | BPF_EXIT },
-		};
-
-		memset(&attr, 0, sizeof(attr));
-		attr.prog_type = BPF_PROG_TYPE_PERF_EVENT;
-		attr.insns = (unsigned long)insns;
-		attr.insn_cnt = 4;
-		attr.license = (unsigned long)"GPL";
-		fd = (int)bl_sys_bpf(BPF_PROG_LOAD, &attr);
-	}
+	/* r1 = the map; r0 = 0; exit: naming the map is what is checked */
+	const struct bpf_insn insns[4] = {
+		{ .code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = 1, .src_reg = BPF_PSEUDO_MAP_FD, .imm = map },
+		{ 0 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	ok = try_prog(BPF_PROG_TYPE_PERF_EVENT, insns, 4);
 	close(map);
-	return works(fd);
+	return ok;
 }
 
 static int try_perf_sampling(void)
