@@ -18,6 +18,7 @@ cd "$(dirname "$0")"
 #   linux-headers-amd64  a kernel header tree for BPF C when the running kernel has none
 #   libarchive-dev unpacks /sys/kernel/kheaders.tar.xz on kernels that carry their headers
 #   zlib1g-dev     reads /proc/config.gz (why a kprobe is missing)
+#   libcapstone-dev  x86 disassembly: where an entry uprobe can skip the kernel's single step
 #   cmake gcc make pkg-config  the build
 #   libcmocka-dev  C unit tests (test only)
 #   util-linux     unshare/setpriv for the no-BTF and no-privilege tests (test only)
@@ -39,7 +40,7 @@ cd "$(dirname "$0")"
 #                  protobuf-c code generated at build time from google/pprof's profile.proto
 #   golang-go      go tool pprof reads the agent's profiles (test only)
 #   curl           fetches the agent's endpoints in its tests (test only)
-RUN_PKGS="libbpfcc-dev liblua5.4-dev libelf-dev libjson-c-dev libedit-dev nettle-dev libarchive-dev zlib1g-dev linux-headers-amd64 cmake gcc make pkg-config libc6-dev libcurl4-openssl-dev libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler golang-github-google-pprof-dev"
+RUN_PKGS="libbpfcc-dev liblua5.4-dev libelf-dev libcapstone-dev libjson-c-dev libedit-dev nettle-dev libarchive-dev zlib1g-dev linux-headers-amd64 cmake gcc make pkg-config libc6-dev libcurl4-openssl-dev libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler golang-github-google-pprof-dev"
 TEST_PKGS="libcmocka-dev util-linux procps python3 python3-grpcio openssl xz-utils nodejs prometheus python3-yaml groff-base systemd strace nftables python3-bpfcc systemtap-sdt-dev golang-go curl bpftrace man-db"
 #   qemu-system-x86 debootstrap  boot the kernel matrix's guests and build their root (vm only)
 VM_PKGS="qemu-system-x86 debootstrap e2fsprogs"

@@ -181,6 +181,17 @@ static const char *opt_string(lua_State *L, int t, const char *k, const char *df
 	return s;
 }
 
+static int opt_bool(lua_State *L, int t, const char *k)
+{
+	int v, type = lua_getfield(L, t, k);
+
+	if (type != LUA_TNIL && type != LUA_TBOOLEAN)
+		luaL_error(L, "argument '%s' must be a boolean", k);
+	v = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	return v;
+}
+
 static lua_Integer opt_int(lua_State *L, int t, const char *k, lua_Integer dflt)
 {
 	lua_Integer v;
@@ -246,6 +257,7 @@ static int attach_uprobe(lua_State *L, int ret)
 		return luaL_error(L, "attach_uprobe needs sym or addr");
 	s.pid = (int)opt_int(L, 2, "pid", -1);
 	s.retprobe = ret;
+	s.emulate = opt_bool(L, 2, "emulate");
 	do_attach(L, b, "uprobe", opt_string(L, 2, "fn_name", NULL), &s);
 	return 0;
 }
@@ -635,6 +647,7 @@ static int detach_uprobe(lua_State *L, int ret)
 	s.addr = (uint64_t)opt_int(L, 2, "addr", 0);
 	s.pid = (int)opt_int(L, 2, "pid", -1);
 	s.retprobe = ret;
+	s.emulate = opt_bool(L, 2, "emulate");
 	if (bl_uprobe_key(&s, key, sizeof(key)))
 		return bl_lua_raise_core(L, NULL);
 	if (!detach_matching(b, &bl_uprobe_provider, key, 1))

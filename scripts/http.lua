@@ -39,7 +39,8 @@ local function attach_tls(b, pid)
       b:attach_uprobe{ name = "ssl", sym = p[1], fn_name = p[2], pid = pid }
       b:attach_uretprobe{ name = "ssl", sym = p[1], fn_name = "ssl_exit", pid = pid }
     end
-    b:attach_uprobe{ name = "ssl", sym = "SSL_free", fn_name = "ssl_free_enter", pid = pid }
+    -- entry only: past any instruction the kernel would single-step
+    b:attach_uprobe{ name = "ssl", sym = "SSL_free", fn_name = "ssl_free_enter", pid = pid, emulate = true }
   end)
   return ok, err
 end

@@ -17,6 +17,8 @@ struct bl_attach_spec {
 	uint64_t sample_freq, sample_period;
 	uint32_t ref_ctr_offset; /* uprobe: file offset of a USDT semaphore, or 0 */
 	const char *desc;        /* uprobe: what to call it, instead of path:sym */
+	int emulate;             /* uprobe on sym: at the first instruction the kernel
+				  * emulates, where those before it only set flags */
 };
 
 struct bl_link {
@@ -68,5 +70,8 @@ int bl_link_set_fd(struct bl_link *link, int fd);
 
 /* uprobe.c: the binary and file offset a uprobe spec names, and its key */
 int bl_uprobe_key(const struct bl_attach_spec *spec, char *key, size_t len);
+/* emulated.c: the file offset of sym's first instruction that the kernel
+ * emulates, when a probe there sees what one at its entry (off) sees; else off */
+uint64_t bl_uprobe_emulated(const char *path, const char *sym, uint64_t off);
 
 #endif

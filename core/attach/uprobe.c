@@ -30,8 +30,10 @@ static void event_name(char *out, size_t len, int ret, const char *path, uint64_
 	snprintf(out + n, len - n, "_0x%llx", (unsigned long long)off);
 }
 
-/* The binary spec names and the file offset of its symbol (or address). */
-static int resolve(const struct bl_attach_spec *spec, char *path, size_t len, uint64_t *off)
+/* The binary spec names and the file offset to probe: its symbol's (or
+ * address), or with emulate, maybe a few bytes further (*entry: the symbol's). */
+static int resolve(const struct bl_attach_spec *spec, char *path, size_t len, uint64_t *off,
+		   uint64_t *entry)
 {
 	struct bcc_symbol_option opt = *bl_sym_options();
 	struct bcc_symbol sym;
@@ -49,15 +51,17 @@ static int resolve(const struct bl_attach_spec *spec, char *path, size_t len, ui
 	}
 	snprintf(path, len, "%s", sym.module);
 	bcc_procutils_free(sym.module);
-	*off = sym.offset;
+	*off = *entry = sym.offset;
+	if (spec->emulate && !spec->retprobe && spec->sym && !spec->addr)
+		*off = bl_uprobe_emulated(path, spec->sym, sym.offset);
 	return 0;
 }
 
 int bl_uprobe_key(const struct bl_attach_spec *spec, char *key, size_t len)
 {
 	char path[4096];
-	uint64_t off;
-	int err = resolve(spec, path, sizeof(path), &off);
+	uint64_t off, entry;
+	int err = resolve(spec, path, sizeof(path), &off, &entry);
 
 	if (!err)
 		snprintf(key, len, "%c:%s:0x%" PRIx64 ":%d", spec->retprobe ? 'r' : 'p', path, off,
@@ -153,12 +157,12 @@ static int attach_counted(int prog_fd, const struct bl_attach_spec *spec, struct
 static int up_attach(int prog_fd, const struct bl_attach_spec *spec, struct bl_link *link)
 {
 	char path[4096];
-	uint64_t off;
+	uint64_t off, entry;
 	int pfd, err;
 
 	if (!bl_features()->uprobes)
 		return bl_error(-EOPNOTSUPP, "uprobes are not supported by this kernel (CONFIG_UPROBES)");
-	err = resolve(spec, path, sizeof(path), &off);
+	err = resolve(spec, path, sizeof(path), &off, &entry);
 	if (err)
 		return err;
 	event_name(link->ev_name, sizeof(link->ev_name), spec->retprobe, path, off);
@@ -169,6 +173,9 @@ static int up_attach(int prog_fd, const struct bl_attach_spec *spec, struct bl_l
 	else
 		snprintf(link->desc, sizeof(link->desc), "%s:%s:%s",
 			 spec->retprobe ? "uretprobe" : "uprobe", path, spec->sym ? spec->sym : "");
+	if (spec->emulate && off != entry) /* say where it went */
+		snprintf(link->desc + strlen(link->desc), sizeof(link->desc) - strlen(link->desc),
+			 "+0x%" PRIx64, off - entry);
 	pfd = attach_counted(prog_fd, spec, link, path, off, spec->ref_ctr_offset);
 	if (pfd < 0 && errno == EINVAL) {
 		/* another tracer's uprobe here, with another counter offset? */

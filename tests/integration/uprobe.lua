@@ -17,6 +17,51 @@ local pid = t.run("uprobe", N)
 t.eq(b:get_table("calls"):get(pid), N, "uprobe hits")
 t.eq(b:get_table("returns"):get(pid), N, "uretprobe hits")
 
+-- emulate: a probe past the instructions the kernel would single-step sees
+-- the same calls with the same argument as one at the entry (attached beside
+-- it, without emulate), and stays at the entry where that is in doubt
+local e = BPF{ text = [[
+BPF_ARRAY(hits, u64, 8);
+static int count(struct pt_regs *ctx, int k)
+{
+	hits.atomic_increment(k);
+	hits.atomic_increment(k + 1, PT_REGS_PARM1(ctx));
+	return 0;
+}
+int add_moved(struct pt_regs *ctx) { return count(ctx, 0); }
+int add_entry(struct pt_regs *ctx) { return count(ctx, 2); }
+int rejoined(struct pt_regs *ctx) { return count(ctx, 4); }
+int moves_first(struct pt_regs *ctx) { return count(ctx, 6); }
+]] }
+local function up(sym, fn, emulate)
+  e:attach_uprobe{ name = t.workload, sym = sym, fn_name = fn, emulate = emulate }
+end
+up("bl_guarded_add", "add_moved", true)
+up("bl_guarded_add", "add_entry", false)
+up("bl_rejoined", "rejoined", true)
+up("bl_moves_first", "moves_first", true)
+local where = table.concat(e:attached(), " ")
+t.ok(where:find("bl_guarded_add+0x3", 1, true), "past `test` to the `je` at +3: " .. where)
+t.ok(not where:find("bl_rejoined+", 1, true), "a branch back to the je keeps the probe at the entry: " .. where)
+t.ok(not where:find("bl_moves_first+", 1, true), "a first instruction that writes a register keeps it there: " .. where)
+local M = 3000
+t.run("emulate", M)
+local h = e:get_table("hits")
+local sum = M * (M - 1) // 2
+t.eq(h:get(2), M, "calls seen at the entry")
+t.eq(h:get(3), sum, "arguments seen at the entry")
+t.eq(h:get(0), M, "calls seen past the test")
+t.eq(h:get(1), sum, "arguments seen past the test")
+t.eq(h:get(4), M, "calls of the function with a branch back")
+t.eq(h:get(5), 3 * M, "its argument")
+t.eq(h:get(6), M, "calls of the function that writes a register first")
+t.eq(h:get(7), sum, "its argument")
+e:detach_uprobe{ name = t.workload, sym = "bl_guarded_add", emulate = true }
+t.ok(not table.concat(e:attached(), " "):find("+0x3", 1, true), "detach_uprobe with emulate finds the moved probe")
+local ok0, err0 = pcall(e.attach_uprobe, e, { name = t.workload, sym = "bl_guarded_add", fn_name = "add_moved", emulate = 1 })
+t.ok(not ok0 and tostring(err0):find("'emulate' must be a boolean"), "emulate = 1: " .. tostring(err0))
+e:cleanup()
+
 -- a missing symbol and a missing binary are clear errors, and leave nothing
 local before = t.bpf_fds()
 local ok, err = pcall(b.attach_uprobe, b, { name = t.workload, sym = "no_such_function", fn_name = "on_call" })

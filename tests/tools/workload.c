@@ -4,6 +4,8 @@
  *   workload getppid N [GATE]   N getppid() calls; with GATE, first wait
  *                               until that file exists (the tracer is ready)
  *   workload uprobe N           calls bl_traced_function() N times
+ *   workload emulate N          calls bl_guarded_add(i) for i in 0..N-1 and
+ *                               bl_rejoined(3), bl_moves_first(i) N times each
  *   workload openfail N         N open() calls of a missing file (ENOENT)
  *   workload nanosleep N        N sleeps of 1 ms; says on stderr how many
  *                               took under 2048 us as it measured them
@@ -44,6 +46,26 @@ __attribute__((noinline)) void bl_traced_function(unsigned long i)
 	sink += i;
 	__asm__ volatile("" ::: "memory");
 }
+
+/* attach_uprobe's emulate option, tested on code whose bytes are known:
+ * bl_guarded_add(p) adds p to sink unless p is 0; a `test` (single-stepped
+ * by the kernel) comes before a `je` (emulated), and a probe on the je sees
+ * every call. bl_rejoined(n) loops back to its je n times: the je has other
+ * callers than the entry, so the probe must stay at the entry. And
+ * bl_moves_first(p) starts by writing a register: it stays too. */
+__asm__(".text\n"
+	".globl bl_guarded_add\n.type bl_guarded_add, @function\nbl_guarded_add:\n"
+	"\ttest %rdi, %rdi\n\tje 1f\n\tadd %rdi, sink(%rip)\n1:\tret\n"
+	".size bl_guarded_add, .-bl_guarded_add\n"
+	".globl bl_rejoined\n.type bl_rejoined, @function\nbl_rejoined:\n"
+	"\ttest %rdi, %rdi\n2:\tje 1f\n\tdec %rdi\n\ttest %rdi, %rdi\n\tjmp 2b\n1:\tret\n"
+	".size bl_rejoined, .-bl_rejoined\n"
+	".globl bl_moves_first\n.type bl_moves_first, @function\nbl_moves_first:\n"
+	"\tmov %rdi, %rax\n\ttest %rax, %rax\n\tje 1f\n\tadd %rax, sink(%rip)\n1:\tret\n"
+	".size bl_moves_first, .-bl_moves_first\n");
+void bl_guarded_add(unsigned long p);
+void bl_rejoined(unsigned long n);
+void bl_moves_first(unsigned long p);
 
 /* Spins until this thread has had SECONDS of CPU, however busy the host:
  * a sampling test then knows how many samples to expect. */
@@ -219,6 +241,14 @@ int main(int argc, char **argv)
 
 		for (long i = 0; i < n; i++)
 			bl_traced_function((unsigned long)i);
+	} else if (!strcmp(argv[1], "emulate")) {
+		long n = atol(argv[2]);
+
+		for (long i = 0; i < n; i++) {
+			bl_guarded_add((unsigned long)i);
+			bl_rejoined(3);
+			bl_moves_first((unsigned long)i);
+		}
 	} else if (!strcmp(argv[1], "openfail")) {
 		long n = atol(argv[2]);
 
