@@ -144,6 +144,7 @@ ubase=$(for _ in 1 2 3; do free_load $M; done | median)
 floor stream
 s_floor_ns=$(for _ in 1 2 3; do free_load $M; done | median)
 stop "$floor_pid"
+read -r s_work_ns _ < <(stream bpflua work)
 read -r s_ring_ns s_ring_n _ < <(stream bpflua ring)
 read -r s_timed_ns s_timed_n _ < <(stream bpflua timed)
 read -r s_perf_ns s_perf_n _ < <(stream bpflua perf)
@@ -178,8 +179,8 @@ gated() {
 	local wpid
 	wpid=$(head -1 "$tmp/wout")
 	local tp=""
-	if [ "$pat" = floor ]; then
-		floor memleak "$wpid"
+	if [ "$pat" = floor ] || [ "$pat" = floor_entry ]; then
+		floor memleak "$wpid" $([ "$pat" = floor_entry ] && echo entry)
 		tp=$floor_pid
 	elif [ "$pat" != none ]; then
 		"${@//PID/$wpid}" >"$tmp/tout" 2>&1 &
@@ -196,6 +197,7 @@ gated() {
 pairs() { for _ in 1 2 3; do gated "$@"; done | median; }
 m_base=$(pairs none)
 m_floor=$(pairs floor)
+m_floor_entry=$(pairs floor_entry)
 m_bpflua=$(pairs Tracing "$BPFLUA" run memleak -p PID)
 m_bcc=$(pairs Attaching $LEND memleak-bpfcc -p PID)
 
@@ -285,6 +287,7 @@ Streaming one event per call, unpinned (3 rounds of $M calls, the median round's
 | path | added per event | received | lost |
 |---|---|---|---|
 | floor: the same tracepoint, an empty program | $(uadd "$s_floor_ns") us | - | - |
+| the same program without its output call (its helpers alone) | $(uadd "$s_work_ns") us | - | - |
 | bpflua, ring buffer, flags 0 (a user's script) | $(uadd "$s_ring_ns") us | $s_ring_n | $(lost "$s_ring_n" $M3) |
 | bpflua, ring buffer, no wake-up + timed drain (bpflua's tracers) | $(uadd "$s_timed_ns") us | $s_timed_n | $(lost "$s_timed_n" $M3) |
 | bpflua, perf buffer | $(uadd "$s_perf_ns") us | $s_perf_n | $(lost "$s_perf_n" $M3) |
@@ -300,7 +303,7 @@ Draining 500000 queued ring-buffer events into a script callback:
 | bpflua, Lua callback | $f_rate | $f_n |
 | BCC, Python callback | $bf_rate | $bf_n |
 
-- a script's ring buffer (flags 0), bpflua / BCC (64 MB, lossless) added cost per event: **$(ratio "$s_ring_ns" "$b_big_ns" "$ubase")** (target at most 0.8, nothing lost); above the floor: bpflua $(uadd2 "$s_ring_ns" "$s_floor_ns") us, BCC $(uadd2 "$b_big_ns" "$s_floor_ns") us
+- a script's ring buffer (flags 0), bpflua / BCC (64 MB, lossless) added cost per event: **$(ratio "$s_ring_ns" "$b_big_ns" "$ubase")** (target at most 0.8, nothing lost); above the floor: bpflua $(uadd2 "$s_ring_ns" "$s_floor_ns") us, BCC $(uadd2 "$b_big_ns" "$s_floor_ns") us; the output call and what comes of it: bpflua $(uadd2 "$s_ring_ns" "$s_work_ns") us, BCC $(uadd2 "$b_big_ns" "$s_work_ns") us
 - bpflua's own tracers against the no-wake-up floor: they are that floor (BPF_RB_NO_WAKEUP, drained every 10 ms)
 - bpflua / BCC drain rate: **$(r "$f_rate" "$bf_rate")x** (target 4x)
 
@@ -308,11 +311,12 @@ memleak on one process's malloc(64)/free pairs ($P pairs, median of 3 runs, unpi
 
 | tracer | added per pair |
 |---|---|
-| floor: empty programs on malloc entry and return, free entry | $(uadd2 "$m_floor" "$m_base") us |
+| floor: empty programs where memleak probes (malloc entry and return, free past its test) | $(uadd2 "$m_floor" "$m_base") us |
+| floor: empty programs where BCC probes (free at its entry, single-stepped) | $(uadd2 "$m_floor_entry" "$m_base") us |
 | bpflua run memleak -p | $(uadd2 "$m_bpflua" "$m_base") us |
 | BCC memleak-bpfcc -p | $(uadd2 "$m_bcc" "$m_base") us |
 
-- memleak, bpflua / BCC added cost per pair: **$(ratio "$m_bpflua" "$m_bcc" "$m_base")** (target at most 0.9); above the floor: bpflua $(uadd2 "$m_bpflua" "$m_floor") us, BCC $(uadd2 "$m_bcc" "$m_floor") us
+- memleak, bpflua / BCC added cost per pair: **$(ratio "$m_bpflua" "$m_bcc" "$m_base")** (target at most 0.9); above its floor: bpflua $(uadd2 "$m_bpflua" "$m_floor") us, BCC $(uadd2 "$m_bcc" "$m_floor_entry") us
 
 Sampling every CPU at 999 Hz: a CPU-bound loop's slowdown ($S rounds, median of 3; no profiler: $p_base ns/round):
 

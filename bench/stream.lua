@@ -5,6 +5,8 @@
 --   perf      a perf buffer
 --   fill      no draining until the workload is done, then a timed drain:
 --             how fast a Lua callback takes queued events
+--   work      the same program without its output call: what its helpers
+--             cost alone, so the ring's own share can be told apart
 -- Prints "received N" and, for fill, "drain_per_s R". Ends when GATE_DONE
 -- (arg[2]) exists and everything queued is read.
 local mode, done_file, ready_file = arg[1], arg[2], arg[3]
@@ -25,30 +27,37 @@ TRACEPOINT_PROBE(syscalls, sys_enter_getppid)
 		return 0;
 	struct event e = { .pid = bpf_get_current_pid_tgid() >> 32, .cpu = bpf_get_smp_processor_id(),
 			   .ts = bpf_ktime_get_ns() };
-#ifdef RING
+#if defined(WORK)
+	(void)e;
+#elif defined(RING)
 	events.ringbuf_output(&e, sizeof(e), FLAGS);
 #else
 	events.perf_submit(args, &e, sizeof(e));
 #endif
 	return 0;
 }
-]], cflags = { ring and "-DRING" or "-DPERF", "-DFLAGS=" .. flags,
+]], cflags = { ring and "-DRING" or "-DPERF", mode == "work" and "-DWORK" or "-DNOWORK", "-DFLAGS=" .. flags,
                "-DPAGES=" .. (mode == "fill" and 16384 or 1024) } }
-local n = 0
-local function cb() n = n + 1 end
-local t = b:get_table("events")
--- reuse: the callback keeps nothing, so one table is refilled per event
-if ring then
-  t:open_ring_buffer(cb, { reuse = true })
-else
-  t:open_perf_buffer(cb, { page_cnt = 1024, lost_cb = function() end, reuse = true })
-end
-io.open(ready_file, "w"):close()
 local function done()
   local f = io.open(done_file)
   if f then f:close() end
   return f ~= nil
 end
+local n = 0
+local function cb() n = n + 1 end
+local t = b:get_table("events")
+-- reuse: the callback keeps nothing, so one table is refilled per event
+if mode == "work" then
+  io.open(ready_file, "w"):close()
+  while not done() do BPF.sleep(0.05) end
+  print("received 0")
+  return
+elseif ring then
+  t:open_ring_buffer(cb, { reuse = true })
+else
+  t:open_perf_buffer(cb, { page_cnt = 1024, lost_cb = function() end, reuse = true })
+end
+io.open(ready_file, "w"):close()
 if mode == "fill" then
   while not done() do BPF.sleep(0.01) end
   local t0 = BPF.monotonic()

@@ -13,7 +13,9 @@
  * entry and that instruction. Both are checked by disassembling the whole
  * function (capstone); where either is in doubt, the probe stays at the
  * entry. What a program sees differently: the flags register, and the
- * instruction pointer (the probed address). */
+ * instruction pointer (the probed address). Not seen: branches from outside
+ * the symbol's bytes (a `.cold` part); compilers send those back to labels
+ * after the branch that left, not into the test before it. */
 #include <capstone/capstone.h>
 #include <bcc/bcc_elf.h>
 #include <bcc/bcc_syms.h>
@@ -31,6 +33,7 @@
 struct sym_size {
 	const char *name;
 	uint64_t size;
+	int conflict; /* two symbols of that name, of other sizes: which is it? */
 };
 
 static int find_size(const char *name, uint64_t addr, uint64_t size, void *payload)
@@ -39,8 +42,8 @@ static int find_size(const char *name, uint64_t addr, uint64_t size, void *paylo
 
 	(void)addr;
 	if (size && !strcmp(name, s->name)) {
+		s->conflict |= s->size && s->size != size;
 		s->size = size;
-		return -1; /* found: stop */
 	}
 	return 0;
 }
@@ -113,7 +116,7 @@ uint64_t bl_uprobe_emulated(const char *path, const char *sym, uint64_t off)
 	int fd;
 
 	bcc_elf_foreach_sym(path, find_size, &opt, &s);
-	if (!s.size || s.size > MAX_FUNC)
+	if (!s.size || s.conflict || s.size > MAX_FUNC)
 		return off;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)

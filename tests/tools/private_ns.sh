@@ -16,4 +16,5 @@ mount -t tmpfs none /dev/shm
 mkdir /dev/shm/root
 mount --rbind / /dev/shm/root
 mount --make-rprivate /dev/shm/root
-exec chroot /dev/shm/root "$@"
+# the same working directory inside: callers pass relative paths
+exec chroot /dev/shm/root env -C "$PWD" "$@"
