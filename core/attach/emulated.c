@@ -9,17 +9,25 @@
  *
  * A probe on the first emulated instruction sees the same calls with the
  * same arguments when every instruction before it changes nothing but the
- * flags (test, cmp, nop) and nothing branches into the span between the
- * entry and that instruction. Both are checked by disassembling the whole
- * function (capstone); where either is in doubt, the probe stays at the
- * entry. What a program sees differently: the flags register, and the
- * instruction pointer (the probed address). Not seen: branches from outside
- * the symbol's bytes (a `.cold` part); compilers send those back to labels
- * after the branch that left, not into the test before it. */
+ * flags and cannot fault (test, cmp, nop on registers or the binary's own
+ * data) and nothing branches into the span between the entry and that
+ * instruction. Both are checked by disassembling the whole function
+ * (capstone), found by its symbol's address and size in an x86-64 ELF;
+ * where anything is in doubt, the probe stays at the entry. What a program
+ * sees differently: the flags register, and the instruction pointer.
+ *
+ * What one function's disassembly cannot see, and compilers do not make:
+ * a branch from another symbol (a `.cold` part returns to labels after the
+ * branch that left, not into the test before it), a computed call or
+ * push+ret into the span, a symbol whose size is understated, and
+ * instructions that overlap. Hand-written assembly can do all four; an
+ * attack on this file (helper-made victims) did, and found the probe
+ * counting extra calls. */
 #include <capstone/capstone.h>
 #include <bcc/bcc_elf.h>
 #include <bcc/bcc_syms.h>
 #include <fcntl.h>
+#include <gelf.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,20 +40,45 @@
 
 struct sym_size {
 	const char *name;
+	uint64_t addr; /* the symbol's address: another of that name is another function */
 	uint64_t size;
-	int conflict; /* two symbols of that name, of other sizes: which is it? */
+	int doubt; /* no size, or two of them: which bytes are the function? */
 };
 
 static int find_size(const char *name, uint64_t addr, uint64_t size, void *payload)
 {
 	struct sym_size *s = payload;
 
-	(void)addr;
-	if (size && !strcmp(name, s->name)) {
-		s->conflict |= s->size && s->size != size;
+	if (addr == s->addr && !strcmp(name, s->name)) {
+		s->doubt |= !size || (s->size && s->size != size);
 		s->size = size;
 	}
 	return 0;
+}
+
+/* The address of file offset off in an x86-64 ELF's executable segment;
+ * 0 for any other file (an i386 binary decodes otherwise). */
+static uint64_t code_address(int fd, uint64_t off)
+{
+	Elf *e;
+	GElf_Ehdr eh;
+	size_t n;
+	uint64_t addr = 0;
+
+	if (elf_version(EV_CURRENT) == EV_NONE || !(e = elf_begin(fd, ELF_C_READ, NULL)))
+		return 0;
+	if (gelf_getehdr(e, &eh) && eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_machine == EM_X86_64 &&
+	    !elf_getphdrnum(e, &n)) {
+		for (size_t i = 0; i < n && !addr; i++) {
+			GElf_Phdr ph;
+
+			if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_LOAD && (ph.p_flags & PF_X) &&
+			    off >= ph.p_offset && off < ph.p_offset + ph.p_filesz)
+				addr = off - ph.p_offset + ph.p_vaddr;
+		}
+	}
+	elf_end(e);
+	return addr;
 }
 
 /* jmp, jcc and call with a relative target and no prefix: what the kernel
@@ -62,35 +95,59 @@ static int emulated(const cs_insn *in)
 	       (in->size == 6 && b[0] == 0x0f && b[1] >= 0x80 && b[1] <= 0x8f);
 }
 
-/* changes the flags and nothing else: no register, no memory, no branch */
+/* Changes the flags and nothing else, and cannot fault: a call that
+ * faulted there would never reach the probe. Memory is read only from the
+ * binary's own data (rip-relative), which is mapped. */
 static int flags_only(const cs_insn *in)
 {
-	return in->id == X86_INS_TEST || in->id == X86_INS_CMP || in->id == X86_INS_NOP;
+	const cs_x86 *x = &in->detail->x86;
+
+	if (in->id != X86_INS_TEST && in->id != X86_INS_CMP && in->id != X86_INS_NOP)
+		return 0;
+	if (x->prefix[0] == 0xf0) /* lock: #UD */
+		return 0;
+	for (int i = 0; i < x->op_count; i++)
+		if (x->operands[i].type == X86_OP_MEM &&
+		    (x->operands[i].mem.base != X86_REG_RIP || x->operands[i].mem.index != X86_REG_INVALID))
+			return 0;
+	return 1;
+}
+
+/* capstone 4 leaves the loop family out of its jump group */
+static int is_jump(csh cs, const cs_insn *in)
+{
+	return cs_insn_group(cs, in, CS_GRP_JUMP) || in->id == X86_INS_LOOP || in->id == X86_INS_LOOPE ||
+	       in->id == X86_INS_LOOPNE;
 }
 
 /* The offset of the first emulated instruction of code[0..n), or 0 when
- * the probe must stay at the entry. */
+ * the probe must stay at the entry. One instruction at a time: a large
+ * function costs time, not memory. */
 static uint64_t probe_point(csh cs, const uint8_t *code, size_t n)
 {
-	cs_insn *ins;
-	size_t count = cs_disasm(cs, code, n, 0, 0, &ins);
-	uint64_t at = 0, covered = 0;
-	size_t i;
+	cs_insn *in = cs_malloc(cs);
+	const uint8_t *p = code;
+	size_t left = n;
+	uint64_t addr = 0, at = 0;
 
-	for (i = 0; i < count && i <= MAX_SKIP; i++) {
-		if (emulated(&ins[i])) {
-			at = ins[i].address;
+	if (!in)
+		return 0;
+	for (int i = 0; i <= MAX_SKIP && cs_disasm_iter(cs, &p, &left, &addr, in); i++) {
+		if (emulated(in)) {
+			at = in->address;
 			break;
 		}
-		if (!flags_only(&ins[i]))
+		if (!flags_only(in))
 			break;
 	}
-	for (i = 0; at && i < count; i++) {
-		const cs_x86 *x = &ins[i].detail->x86;
-		int jump = cs_insn_group(cs, &ins[i], CS_GRP_JUMP);
+	p = code;
+	left = n;
+	addr = 0;
+	while (at && left && cs_disasm_iter(cs, &p, &left, &addr, in)) {
+		const cs_x86 *x = &in->detail->x86;
+		int jump = is_jump(cs, in);
 
-		covered += ins[i].size;
-		if (!jump && !cs_insn_group(cs, &ins[i], CS_GRP_CALL))
+		if (!jump && !cs_insn_group(cs, in, CS_GRP_CALL))
 			continue;
 		if (x->op_count < 1 || x->operands[0].type != X86_OP_IMM) {
 			if (jump) /* an indirect jump may land anywhere */
@@ -100,9 +157,9 @@ static uint64_t probe_point(csh cs, const uint8_t *code, size_t n)
 		if (x->operands[0].imm > 0 && (uint64_t)x->operands[0].imm <= at)
 			at = 0; /* a branch into the span: that instruction has other callers */
 	}
-	if (covered != n) /* bytes capstone could not read: nothing is known */
+	if (left) /* bytes capstone could not read: nothing is known */
 		at = 0;
-	cs_free(ins, count);
+	cs_free(in, 1);
 	return at;
 }
 
@@ -113,14 +170,17 @@ uint64_t bl_uprobe_emulated(const char *path, const char *sym, uint64_t off)
 	uint64_t at = 0;
 	uint8_t *code;
 	csh cs;
-	int fd;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	bcc_elf_foreach_sym(path, find_size, &opt, &s);
-	if (!s.size || s.conflict || s.size > MAX_FUNC)
-		return off;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return off;
+	s.addr = code_address(fd, off);
+	if (s.addr)
+		bcc_elf_foreach_sym(path, find_size, &opt, &s);
+	if (!s.size || s.doubt || s.size > MAX_FUNC) {
+		close(fd);
+		return off;
+	}
 	code = malloc(s.size);
 	if (code && pread(fd, code, s.size, (off_t)off) == (ssize_t)s.size &&
 	    cs_open(CS_ARCH_X86, CS_MODE_64, &cs) == CS_ERR_OK) {

@@ -21,7 +21,7 @@ t.eq(b:get_table("returns"):get(pid), N, "uretprobe hits")
 -- the same calls with the same argument as one at the entry (attached beside
 -- it, without emulate), and stays at the entry where that is in doubt
 local e = BPF{ text = [[
-BPF_ARRAY(hits, u64, 8);
+BPF_ARRAY(hits, u64, 10);
 static int count(struct pt_regs *ctx, int k)
 {
 	hits.atomic_increment(k);
@@ -32,6 +32,8 @@ int add_moved(struct pt_regs *ctx) { return count(ctx, 0); }
 int add_entry(struct pt_regs *ctx) { return count(ctx, 2); }
 int rejoined(struct pt_regs *ctx) { return count(ctx, 4); }
 int moves_first(struct pt_regs *ctx) { return count(ctx, 6); }
+int loops_back(struct pt_regs *ctx) { hits.atomic_increment(8); return 0; }
+int reads_first(struct pt_regs *ctx) { hits.atomic_increment(9); return 0; }
 ]] }
 local function up(sym, fn, emulate)
   e:attach_uprobe{ name = t.workload, sym = sym, fn_name = fn, emulate = emulate }
@@ -40,10 +42,14 @@ up("bl_guarded_add", "add_moved", true)
 up("bl_guarded_add", "add_entry", false)
 up("bl_rejoined", "rejoined", true)
 up("bl_moves_first", "moves_first", true)
+up("bl_loops_back", "loops_back", true)
+up("bl_reads_first", "reads_first", true)
 local where = table.concat(e:attached(), " ")
 t.ok(where:find("bl_guarded_add+0x3", 1, true), "past `test` to the `je` at +3: " .. where)
 t.ok(not where:find("bl_rejoined+", 1, true), "a branch back to the je keeps the probe at the entry: " .. where)
 t.ok(not where:find("bl_moves_first+", 1, true), "a first instruction that writes a register keeps it there: " .. where)
+t.ok(not where:find("bl_loops_back+", 1, true), "a `loop` back to the je keeps it there: " .. where)
+t.ok(not where:find("bl_reads_first+", 1, true), "a first `cmp` that reads memory (and may fault) keeps it there: " .. where)
 local M = 3000
 t.run("emulate", M)
 local h = e:get_table("hits")
@@ -56,6 +62,8 @@ t.eq(h:get(4), M, "calls of the function with a branch back")
 t.eq(h:get(5), 3 * M, "its argument")
 t.eq(h:get(6), M, "calls of the function that writes a register first")
 t.eq(h:get(7), sum, "its argument")
+t.eq(h:get(8), M, "calls of the function with a `loop` back")
+t.eq(h:get(9), M, "calls of the function that reads memory first")
 e:detach_uprobe{ name = t.workload, sym = "bl_guarded_add", emulate = true }
 t.ok(not table.concat(e:attached(), " "):find("+0x3", 1, true), "detach_uprobe with emulate finds the moved probe")
 local ok0, err0 = pcall(e.attach_uprobe, e, { name = t.workload, sym = "bl_guarded_add", fn_name = "add_moved", emulate = 1 })

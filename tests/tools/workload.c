@@ -52,7 +52,10 @@ __attribute__((noinline)) void bl_traced_function(unsigned long i)
  * by the kernel) comes before a `je` (emulated), and a probe on the je sees
  * every call. bl_rejoined(n) loops back to its je n times: the je has other
  * callers than the entry, so the probe must stay at the entry. And
- * bl_moves_first(p) starts by writing a register: it stays too. */
+ * bl_moves_first(p) starts by writing a register: it stays too. So do
+ * bl_loops_back(n), whose way back is a `loop` (not in capstone 4's jump
+ * group), and bl_reads_first(p), whose `cmp` reads *p: where that faults,
+ * the call would never reach the branch. */
 __asm__(".text\n"
 	".globl bl_guarded_add\n.type bl_guarded_add, @function\nbl_guarded_add:\n"
 	"\ttest %rdi, %rdi\n\tje 1f\n\tadd %rdi, sink(%rip)\n1:\tret\n"
@@ -62,10 +65,20 @@ __asm__(".text\n"
 	".size bl_rejoined, .-bl_rejoined\n"
 	".globl bl_moves_first\n.type bl_moves_first, @function\nbl_moves_first:\n"
 	"\tmov %rdi, %rax\n\ttest %rax, %rax\n\tje 1f\n\tadd %rax, sink(%rip)\n1:\tret\n"
-	".size bl_moves_first, .-bl_moves_first\n");
+	".size bl_moves_first, .-bl_moves_first\n"
+	".globl bl_loops_back\n.type bl_loops_back, @function\nbl_loops_back:\n"
+	"\tmov %rdi, %rcx\n\ttest %rdi, %rdi\n"
+	"\t.globl bl_loops_back_je\nbl_loops_back_je:\n"
+	"\tje 1f\n\tloop bl_loops_back_je\n1:\tret\n"
+	".size bl_loops_back, .-bl_loops_back\n"
+	".globl bl_reads_first\n.type bl_reads_first, @function\nbl_reads_first:\n"
+	"\tcmpq $0, (%rdi)\n\tje 1f\n\tincq sink(%rip)\n1:\tret\n"
+	".size bl_reads_first, .-bl_reads_first\n");
 void bl_guarded_add(unsigned long p);
 void bl_rejoined(unsigned long n);
 void bl_moves_first(unsigned long p);
+void bl_loops_back(unsigned long n);
+void bl_reads_first(const long *p);
 
 /* Spins until this thread has had SECONDS of CPU, however busy the host:
  * a sampling test then knows how many samples to expect. */
@@ -248,6 +261,8 @@ int main(int argc, char **argv)
 			bl_guarded_add((unsigned long)i);
 			bl_rejoined(3);
 			bl_moves_first((unsigned long)i);
+			bl_loops_back(3);
+			bl_reads_first(&i);
 		}
 	} else if (!strcmp(argv[1], "openfail")) {
 		long n = atol(argv[2]);
