@@ -31,8 +31,8 @@ expect() {
 }
 
 # waits (up to 30 s) until FILE contains PATTERN
-wait_for() {
-	for _ in $(seq 1 600); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
+wait_for() { # FILE PATTERN [SECONDS, 30]
+	for _ in $(seq 1 $((${3:-30} * 20))); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
 	return 1
 }
 

@@ -20,11 +20,15 @@ row_counts() { grep -Eo '\]: [0-9]+$' "$1" | grep -Eo '[0-9]+$' | sort -n | tr '
 bl=$!
 referee=""
 if command -v bpftrace >/dev/null; then
-	# BEGIN runs once every other probe is attached
-	bpftrace -e "BEGIN { printf(\"ready\n\"); } tracepoint:syscalls:sys_enter_getppid /comm == \"$NAME\"/ { @[ustack] = count(); }" \
+	# BEGIN runs once every other probe is attached. The referee was this
+	# test's one unbounded wait: a fresh root's run of the no-BTF copy hung
+	# until ctest's 300 s, with no output. Without BTF bpftrace's start
+	# (clang over a header tree) is slow under a loaded suite: a longer wait
+	# for it, and `timeout` ends it whatever happens
+	timeout -s INT 150 bpftrace -e "BEGIN { printf(\"ready\n\"); } tracepoint:syscalls:sys_enter_getppid /comm == \"$NAME\"/ { @[ustack] = count(); }" \
 		>"$tmp/bt.out" 2>"$tmp/bt.err" &
 	referee=$!
-	wait_for "$tmp/bt.out" ready || bad "bpftrace never attached"
+	wait_for "$tmp/bt.out" ready 120 || bad "bpftrace never attached"
 fi
 wait_for "$tmp/bl.err" Attached || bad "the one-liner never attached"
 # each child sleeps a second before it exits, so its stacks resolve
